@@ -1,0 +1,52 @@
+"""Chapter 4: loss layers. `forward` returns a float; `backward(dout=1.0)` returns the
+gradient with respect to the first input."""
+
+import numpy as np
+
+from .base import as_float_array, expect_ndim
+
+
+class SoftmaxCrossEntropy:
+    """Softmax followed by cross-entropy, averaged over the batch.
+
+    forward(scores, y): scores (N, C); y int labels (N,) or one-hot (N, C).
+    backward(dout=1.0) -> dscores (N, C). Stable for very large scores.
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, scores, y):
+        scores = as_float_array(scores, "scores")
+        expect_ndim(scores, 2, "SoftmaxCrossEntropy", "(N, C)")
+        y = np.asarray(y)
+        if y.shape not in (scores.shape, scores.shape[:1]):
+            raise ValueError(
+                f"SoftmaxCrossEntropy: y must be labels {scores.shape[:1]} "
+                f"or one-hot {scores.shape}, got {y.shape}"
+            )
+        raise NotImplementedError("SoftmaxCrossEntropy.forward: stable log-softmax (subtract the row max), one-hot targets, mean of -sum(t * log p)")
+
+    def backward(self, dout=1.0):
+        raise NotImplementedError("SoftmaxCrossEntropy.backward: (softmax - target) / N, times dout")
+
+
+class MSELoss:
+    """Mean squared error, the mean over all elements of (pred - target)^2.
+
+    forward(pred, target): same shapes, any shape. backward(dout=1.0) -> dpred.
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, pred, target):
+        pred, target = as_float_array(pred, "pred"), as_float_array(target, "target")
+        if pred.shape != target.shape:
+            raise ValueError(
+                f"MSELoss: pred and target must have the same shape, got {pred.shape} and {target.shape}"
+            )
+        raise NotImplementedError("MSELoss.forward: keep the difference for backward, return its mean square")
+
+    def backward(self, dout=1.0):
+        raise NotImplementedError("MSELoss.backward: 2 * (pred - target) / number of elements, times dout")

@@ -1,0 +1,85 @@
+"""Chapter 5: a network is a list of layers run forward, then backward in reverse."""
+
+import numpy as np
+
+from .base import as_float_array
+
+
+class Sequential:
+    """Layers applied in order.
+
+    `params` and `grads` are flat views over every layer's dicts, keyed
+    "<layer index>.<name>" (e.g. "0.W"), holding the layers' own arrays, so an
+    optimizer stepping `params` updates the layers.
+    """
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+        self.training = True
+
+    @property
+    def params(self):
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def train(self):
+        """Put every layer in training mode."""
+        self.training = True
+        for layer in self.layers:
+            layer.training = True
+        return self
+
+    def eval(self):
+        """Put every layer in evaluation mode."""
+        self.training = False
+        for layer in self.layers:
+            layer.training = False
+        return self
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        """x: the first layer's input -> the last layer's output."""
+        ### BEGIN SOLUTION: feed each layer's output to the next
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+        ### END SOLUTION
+
+    def backward(self, dout):
+        """dout: gradient of the loss with respect to the output -> gradient with respect to the input."""
+        ### BEGIN SOLUTION: call backward on the layers in reverse order
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+        ### END SOLUTION
+
+    def fit(self, X, y, loss, optimizer, epochs=1, batch_size=32, shuffle=True, rng=None):
+        """Train on (X, y) in mini-batches and return the loss of every step (a list of floats).
+
+        Each epoch visits every sample once, in an order shuffled with `rng`
+        (a fresh Generator if None) when `shuffle` is True. One step: forward,
+        `loss.forward(out, y_batch)`, `loss.backward()`, `self.backward`,
+        `optimizer.step(self.params, self.grads)`. The network is in training mode.
+        """
+        X = as_float_array(X, "X")
+        y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"Sequential.fit: X has {len(X)} samples but y has {len(y)}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.train()
+        ### BEGIN SOLUTION: for each epoch (shuffled), for each mini-batch: forward, loss, backward, optimizer step
+        history = []
+        for _ in range(epochs):
+            order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+            for start in range(0, len(X), batch_size):
+                batch = order[start : start + batch_size]
+                history.append(loss.forward(self.forward(X[batch]), y[batch]))
+                self.backward(loss.backward())
+                optimizer.step(self.params, self.grads)
+        return history
+        ### END SOLUTION
