@@ -40,7 +40,9 @@ def test_exercises_export_the_same_api():
 
 
 def test_stub_messages_name_the_method():
-    source = "def f(x):\n    y = x\n    ### BEGIN SOLUTION: double it\n    return 2 * y\n    ### END SOLUTION\n"
+    source = (
+        "def f(x):\n    y = x\n    ### BEGIN SOLUTION: double it\n    return 2 * y\n    ### END SOLUTION\n"
+    )
     assert strip_solutions(source) == 'def f(x):\n    y = x\n    raise NotImplementedError("f: double it")\n'
 
 

@@ -1,0 +1,78 @@
+"""Helpers shared by the checks: building layers with grader-chosen values, oracle gradients."""
+
+import numpy as np
+
+from ..contract import need
+from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
+from ..numeric import numeric_gradient
+from ..results import CheckFailure
+
+SEED = 20261123  # batch grading may replace it with a per-run secret
+
+
+def data_rng(k=0):
+    """The grader's own random numbers (never the student's)."""
+    return np.random.default_rng(SEED + k)
+
+
+def spread(rng, shape, low=0.1, high=2.0):
+    """Random values with |v| in [low, high] and random signs: never near a ReLU kink."""
+    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def make(t, name, *args, **kwargs):
+    """Check that `name` exists with the expected signature, then construct it."""
+    need(t, name)
+    return t.new(name, *args, **kwargs)
+
+
+def set_params(layer, values):
+    """Write grader-chosen values into the layer's own params arrays (in place)."""
+    current = layer.get("params")
+    for key, value in values.items():
+        if key not in current:
+            raise CheckFailure(f"{layer.label}.params has no key {key!r} (keys: {sorted(current)})")
+        if np.shape(current[key]) != np.shape(value):
+            raise CheckFailure(
+                f"{layer.label}.params[{key!r}] has shape {np.shape(current[key])}, expected {np.shape(value)}"
+            )
+    params = layer.ref("params")
+    for key, value in values.items():
+        params.copy_into(key, value)
+
+
+def expected_gradients(oracle, x, params, dout):
+    """Numerical gradients of sum(oracle(x, **params) * dout) w.r.t. x and every parameter."""
+    grads = {"x": numeric_gradient(lambda v: np.sum(oracle(v, **params) * dout), x)}
+    for key in params:
+        grads[key] = numeric_gradient(
+            lambda v, key=key: np.sum(oracle(x, **{**params, key: v}) * dout), params[key]
+        )
+    return grads
+
+
+def run_layer(t, layer, x, dout, name):
+    """forward(x) then backward(dout) through the target; checks neither modified its input."""
+    out = layer.call("forward", x)
+    expect_untouched(t, f"{name}.forward")
+    dx = layer.call("backward", dout)
+    expect_untouched(t, f"{name}.backward")
+    return out, dx
+
+
+def check_gradient(t, name, build, oracle, cases, which, hints=()):
+    """Compare one gradient (`which` is "x" or a params key) with the oracle's, over several cases.
+
+    build(t, case) -> (layer Ref, x, params dict, dout); oracle(x, **params) -> out.
+    """
+    for case in cases:
+        layer, x, params, dout = build(t, case)
+        _, dx = run_layer(t, layer, x, dout, name)
+        expected = expected_gradients(oracle, x, params, dout)
+        given = given_shapes(x=x, dout=dout) + (f", {case}" if isinstance(case, str) else "")
+        if which == "x":
+            got, what = dx, f"{name}.backward: dx"
+        else:
+            got, what = layer.get("grads").get(which), f"{name}.backward: grads[{which!r}]"
+        case_hints = [h(x=x, dout=dout, params=params) for h in hints]
+        expect_array(got, expected[which], what, given, tol=GRAD_TOL, batch_size=x.shape[0], hints=case_hints)

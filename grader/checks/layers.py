@@ -1,0 +1,222 @@
+"""Checks for Affine, Relu, Sigmoid, Tanh and Flatten."""
+
+import numpy as np
+
+from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
+from ..registry import check
+from ..results import CheckFailure
+from ..target import Rng
+from .common import check_gradient, data_rng, make, run_layer, set_params, spread
+
+# ----------------------------------------------------------------------------- Affine
+AFFINE_CASES = [(4, 5, 3), (1, 3, 2), (6, 2, 7), (3, 4, 4)]  # (N, D, M): batch of one, square W
+
+
+def affine_oracle(x, W, b):
+    return x.reshape(x.shape[0], -1) @ W + b
+
+
+def build_affine(t, case):
+    n, d, m = case
+    rng = data_rng(n * 100 + d * 10 + m)
+    layer = make(t, "Affine", d, m, rng=Rng(1))
+    params = {"W": rng.standard_normal((d, m)), "b": rng.standard_normal(m)}
+    set_params(layer, params)
+    return layer, rng.standard_normal((n, d)), params, rng.standard_normal((n, m))
+
+
+def hint_if_close(candidate, text):
+    """A hint that applies when the answer equals `candidate(x, dout, params)`."""
+
+    def make_hint(x, dout, params):
+        value = candidate(x, dout, params)
+
+        def hint(got, expected):
+            got = np.asarray(got, dtype=float)
+            if got.shape == np.shape(value) and np.allclose(got, value, rtol=1e-5, atol=1e-8):
+                return text
+            return None
+
+        return hint
+
+    return make_hint
+
+
+@check("Affine", "forward")
+def affine_forward(t):
+    for case in AFFINE_CASES:
+        layer, x, params, _ = build_affine(t, case)
+        out = layer.call("forward", x)
+        expect_untouched(t, "Affine.forward")
+        no_bias = x @ params["W"]
+        expect_array(
+            out,
+            affine_oracle(x, **params),
+            "Affine.forward output",
+            given_shapes(x=x),
+            hints=[lambda got, exp, nb=no_bias: "the bias b is not added" if np.allclose(got, nb) else None],
+        )
+
+
+@check("Affine", "backward_dx")
+def affine_backward_dx(t):
+    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "x")
+
+
+@check("Affine", "backward_dW")
+def affine_backward_dw(t):
+    dout_as_w = hint_if_close(
+        lambda x, dout, p: dout.T @ x, "dW looks like the transpose of the expected gradient: use x.T @ dout"
+    )
+    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "W", hints=[dout_as_w])
+
+
+@check("Affine", "backward_db")
+def affine_backward_db(t):
+    mean_db = hint_if_close(
+        lambda x, dout, p: dout.mean(axis=0), "db is the mean over the batch: it should be the sum"
+    )
+    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "b", hints=[mean_db])
+
+
+@check("Affine", "nd_input")
+def affine_nd_input(t):
+    rng = data_rng(7)
+    layer = make(t, "Affine", 6, 4, rng=Rng(1))
+    params = {"W": rng.standard_normal((6, 4)), "b": rng.standard_normal(4)}
+    set_params(layer, params)
+    x, dout = rng.standard_normal((3, 2, 3)), rng.standard_normal((3, 4))
+    out, dx = run_layer(t, layer, x, dout, "Affine")
+    given = given_shapes(x=x) + " (each sample is flattened to 6 features)"
+    expect_array(out, affine_oracle(x, **params), "Affine.forward output", given)
+    if dx is None or np.shape(dx) != x.shape:
+        raise CheckFailure(
+            f"Affine.backward: dx has shape {np.shape(dx)}, expected the input's shape {x.shape}",
+            hint="reshape dx back to the shape of the forward input",
+        )
+    expect_array(dx, (dout @ params["W"].T).reshape(x.shape), "Affine.backward: dx", given, tol=GRAD_TOL)
+
+
+@check("Affine", "backward_twice")
+def affine_backward_twice(t):
+    layer, x, _, dout = build_affine(t, (4, 3, 2))
+    layer.call("forward", x)
+    first = [layer.call("backward", dout), layer.get("grads")]
+    second = [layer.call("backward", dout), layer.get("grads")]
+    for key in ("W", "b"):
+        expect_array(
+            second[1].get(key),
+            first[1].get(key),
+            f"Affine.backward: grads[{key!r}] on a second backward with the same dout",
+            hints=[
+                lambda got, exp: (
+                    "gradients accumulate across backward calls: assign grads, do not add to them"
+                    if np.allclose(got, 2 * exp)
+                    else None
+                )
+            ],
+        )
+    expect_array(second[0], first[0], "Affine.backward: dx on a second call")
+
+
+# ----------------------------------------------------------------------------- elementwise
+def elementwise_build(name):
+    def build(t, shape):
+        rng = data_rng(sum(shape))
+        return make(t, name), spread(rng, shape), {}, rng.standard_normal(shape)
+
+    return build
+
+
+ELEMENTWISE_SHAPES = [(4, 5), (2, 3, 4, 4), (1, 7)]
+
+
+def sigmoid_oracle(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+ACTIVATIONS = {
+    "Relu": lambda x: np.maximum(x, 0.0),
+    "Sigmoid": sigmoid_oracle,
+    "Tanh": np.tanh,
+}
+
+
+def activation_forward(name):
+    def run(t):
+        rng = data_rng(11)
+        for shape in ELEMENTWISE_SHAPES:
+            x = spread(rng, shape, 0.1, 4.0)
+            if name != "Relu":
+                x.flat[:2] = [-800.0, 800.0]  # large inputs must not overflow
+            out = make(t, name).call("forward", x)
+            expect_untouched(t, f"{name}.forward")
+            expect_array(out, ACTIVATIONS[name](x), f"{name}.forward output", given_shapes(x=x))
+
+    return run
+
+
+DERIVATIVE_MISTAKES = {
+    "Relu": [
+        hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: zero it where x <= 0"),
+        hint_if_close(
+            lambda x, dout, p: dout * np.maximum(x, 0), "multiplied by x (or out) instead of the 0/1 mask"
+        ),
+        hint_if_close(lambda x, dout, p: dout * (x <= 0), "the mask is inverted: keep dout where x > 0"),
+    ],
+    "Sigmoid": [
+        hint_if_close(
+            lambda x, dout, p: dout * x * (1 - x),
+            "the derivative uses x: it is out * (1 - out), with out = sigmoid(x)",
+        ),
+        hint_if_close(
+            lambda x, dout, p: dout, "dout is passed through unchanged: multiply by out * (1 - out)"
+        ),
+    ],
+    "Tanh": [
+        hint_if_close(
+            lambda x, dout, p: dout * (1 - x**2),
+            "the derivative uses x: it is 1 - out**2, with out = tanh(x)",
+        ),
+        hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: multiply by 1 - out**2"),
+    ],
+}
+
+
+def activation_backward(name):
+    def run(t):
+        check_gradient(
+            t,
+            name,
+            elementwise_build(name),
+            ACTIVATIONS[name],
+            ELEMENTWISE_SHAPES,
+            "x",
+            hints=DERIVATIVE_MISTAKES[name],
+        )
+
+    return run
+
+
+for _name in ACTIVATIONS:
+    check(_name, "forward")(activation_forward(_name))
+    check(_name, "backward")(activation_backward(_name))
+
+
+@check("Relu", "no_mutation")
+def relu_no_mutation(t):
+    rng = data_rng(12)
+    x, dout = spread(rng, (5, 6)), rng.standard_normal((5, 6))
+    run_layer(t, make(t, "Relu"), x, dout, "Relu")
+
+
+# ----------------------------------------------------------------------------- Flatten
+@check("Flatten", "forward_backward")
+def flatten_forward_backward(t):
+    rng = data_rng(13)
+    for shape in [(2, 3, 4, 5), (3, 7), (1, 2, 3)]:
+        x, layer = rng.standard_normal(shape), make(t, "Flatten")
+        dout = rng.standard_normal((shape[0], int(np.prod(shape[1:]))))
+        out, dx = run_layer(t, layer, x, dout, "Flatten")
+        expect_array(out, x.reshape(shape[0], -1), "Flatten.forward output", given_shapes(x=x))
+        expect_array(dx, dout.reshape(shape), "Flatten.backward: dx", given_shapes(x=x, dout=dout))

@@ -1,0 +1,61 @@
+"""Assertions that fail with a message a student can act on."""
+
+import numpy as np
+
+from .hints import diagnose
+from .numeric import describe, rel_error
+from .results import CheckFailure
+
+GRAD_TOL = 1e-5  # analytic vs the grader's float64 central differences
+VALUE_TOL = 1e-6
+
+
+def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, hints=()):
+    """Fail unless `got` is a float array of `expected`'s shape within relative error `tol`."""
+    given = f" for {given}" if given else ""
+    if got is None:
+        raise CheckFailure(f"{what} is None{given}", hint="a missing return statement?")
+    if not isinstance(got, np.ndarray) or got.ndim == 0 and np.ndim(expected) > 0:
+        raise CheckFailure(f"{what} should be an array of shape {np.shape(expected)}{given}, got {got!r}")
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        raise CheckFailure(
+            f"{what} has shape {got.shape}, expected {expected.shape}{given}",
+            hint=diagnose(got, expected, batch_size, hints),
+        )
+    if not (np.issubdtype(got.dtype, np.floating)):
+        raise CheckFailure(f"{what} has dtype {got.dtype}, expected a float dtype{given}")
+    err = rel_error(got, expected)
+    if err > tol:
+        raise CheckFailure(
+            f"{what} is wrong{given}: relative error {err:.2e} (tolerance {tol:.0e})",
+            hint=diagnose(got, expected, batch_size, hints),
+        )
+
+
+def expect_number(got, expected, what, given="", tol=VALUE_TOL, hints=()):
+    """Fail unless `got` is a single number within relative error `tol` of `expected`."""
+    given_text = f" for {given}" if given else ""
+    arr = np.asarray(got) if got is not None else None
+    if arr is None or arr.size != 1 or not np.issubdtype(arr.dtype, np.number):
+        raise CheckFailure(f"{what} should be a single number{given_text}, got {got!r}")
+    value = float(arr.reshape(()))
+    err = rel_error(value, expected)
+    if err > tol:
+        hint = diagnose(np.array([value]), np.array([expected]), None, hints)
+        raise CheckFailure(f"{what} is {value:.6g}, expected {expected:.6g}{given_text}", hint=hint)
+    return value
+
+
+def expect_untouched(t, what):
+    """Fail if the last call modified any of its array arguments in place."""
+    if t.last_mutations:
+        raise CheckFailure(
+            f"{what} modified its input in place ({', '.join(t.last_mutations)})",
+            hint="work on a copy (e.g. x.copy(), or out = np.where(...)) instead of writing into the input",
+        )
+
+
+def given_shapes(**arrays):
+    """'x of shape (4, 5), dout of shape (4, 3)' for messages."""
+    return ", ".join(f"{name} of {describe(a)}" for name, a in arrays.items())

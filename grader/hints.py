@@ -1,0 +1,79 @@
+"""Recognise common mistakes from a wrong answer and the expected one.
+
+Each function returns a one-line hint or None. `diagnose` tries the generic
+ones in order; checks pass their own, more specific, hints first.
+"""
+
+import numpy as np
+
+
+def _close(a, b, tol=1e-5):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return False
+    scale = max(np.max(np.abs(b), initial=0.0), 1e-12)
+    return bool(np.max(np.abs(a - b), initial=0.0) <= tol * scale)
+
+
+def not_finite(got, expected):
+    if not np.all(np.isfinite(np.asarray(got, dtype=float))):
+        return "the result contains inf or nan: an overflow in exp, or a log of 0?"
+    return None
+
+
+def transposed(got, expected):
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.ndim == 2 and got.shape == expected.T.shape and _close(got, expected.T):
+        if got.shape != expected.shape:
+            return f"the result looks like the transpose of the expected one (shape {got.shape} instead of {expected.shape})"
+        return "the result looks like the transpose of the expected one"
+    return None
+
+
+def all_zero(got, expected):
+    got = np.asarray(got, dtype=float)
+    if got.size and not np.any(got) and np.any(np.asarray(expected, dtype=float)):
+        return "the result is all zeros: was it computed and returned (or stored in grads)?"
+    return None
+
+
+def scale_factor(got, expected, batch_size=None):
+    """got == c * expected for one constant c: name c (batch size, sign, 2, ...)."""
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    if got.shape != expected.shape or not np.any(expected):
+        return None
+    c = float(np.vdot(got, expected) / np.vdot(expected, expected))
+    if abs(c) < 1e-12 or not _close(got, c * expected, 1e-4) or abs(c - 1) < 1e-6:
+        return None
+    if batch_size and batch_size > 1:
+        if abs(c - batch_size) < 1e-3 * batch_size:
+            return f"off by a factor of N = {batch_size} (the batch size): a missing division by N, or sum vs mean?"
+        if abs(c * batch_size - 1) < 1e-3:
+            return f"off by a factor of 1/N = 1/{batch_size}: divided by the batch size twice, or mean where a sum is needed?"
+    if abs(c + 1) < 1e-6:
+        return "the sign is flipped"
+    if abs(c - 2) < 1e-6 or abs(c - 0.5) < 1e-6:
+        return f"off by a factor of {c:g}: a missing or extra factor 2?"
+    return f"off by a constant factor of {c:.4g}"
+
+
+def not_summed(got, expected, summed_axis_size=None):
+    """A bias gradient with an extra batch axis, or summed over the wrong axis."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
+        return "not summed over the batch: sum over axis 0 to get one value per output"
+    if got.ndim == expected.ndim and got.shape != expected.shape and expected.ndim == 1:
+        return f"shape {got.shape} instead of {expected.shape}: summed over the wrong axis?"
+    return None
+
+
+GENERIC = (not_finite, transposed, not_summed, all_zero)
+
+
+def diagnose(got, expected, batch_size=None, extra=()):
+    """First hint that applies: the check's own hints (callables of (got, expected)), then the generic ones."""
+    for hint in list(extra) + list(GENERIC):
+        text = hint(got, expected)
+        if text:
+            return text
+    return scale_factor(got, expected, batch_size)

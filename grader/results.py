@@ -1,0 +1,134 @@
+"""Running one check and turning whatever happened into a result a student can read."""
+
+import contextlib
+import signal
+import threading
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .target import TargetError
+
+
+class CheckFailure(AssertionError):
+    """A check found a wrong answer. `hint` names the most likely mistake."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+    def __str__(self):
+        return self.message + (f"\n  likely mistake: {self.hint}" if self.hint else "")
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@dataclass
+class CheckResult:
+    """What one check found. `status` is "passed", "failed", "not implemented", "error" or "timeout"."""
+
+    id: str
+    exercise: str
+    status: str
+    points: float
+    max_points: float
+    message: str = ""
+    hint: str | None = None
+    notes: list = field(default_factory=list)
+    visibility: str = "visible"
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+    def text(self):
+        """The feedback shown to a student: message, hint, notes."""
+        lines = [self.message] if self.message else []
+        if self.hint:
+            lines.append(f"  likely mistake: {self.hint}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise CheckTimeout in the block after `seconds` (main thread on POSIX; otherwise no limit)."""
+    usable = (
+        seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise CheckTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def student_frames(error, origin):
+    """The traceback lines of `error` that lie inside the student's directory `origin`."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if origin is not None:
+        mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(origin)]
+        frames = mine or frames[-1:]
+    else:
+        frames = [f for f in frames if "/grader/" not in f.filename.replace("\\", "/")] or frames[-1:]
+    return "".join(traceback.format_list(frames)).rstrip()
+
+
+def not_implemented_name(error):
+    """'Affine.forward' from a stub's NotImplementedError, else the innermost function's name."""
+    text = str(error)
+    if text and ":" in text:
+        return text.split(":", 1)[0]
+    tb = traceback.extract_tb(error.__traceback__)
+    return tb[-1].name if tb else "this exercise"
+
+
+def run_check(check, target, points=1.0, visibility="visible", timeout=None):
+    """Run `check.function(target)` and return a CheckResult; never raises for student errors."""
+    timeout = check.timeout if timeout is None else timeout
+    result = CheckResult(check.id, check.exercise, "passed", points, points, visibility=visibility)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with time_limit(timeout):
+                check.function(target)
+        except CheckFailure as failure:
+            result.status, result.message, result.hint = "failed", failure.message, failure.hint
+        except NotImplementedError as error:
+            result.status = "not implemented"
+            result.message = f"{not_implemented_name(error)} is not implemented yet"
+        except CheckTimeout:
+            result.status = "timeout"
+            result.message = (
+                f"{check.id} did not finish within {timeout:g} s: "
+                "an infinite loop, or a very slow implementation?"
+            )
+        except TargetError as error:
+            result.status, result.message = "failed", f"{check.id}: {error}"
+        except Exception as error:  # noqa: BLE001 - a crash in student code is reported, not raised
+            result.status = "error"
+            result.message = (
+                f"{check.id}: your code raised {type(error).__name__}: {error}\n"
+                f"{student_frames(error, getattr(target, 'origin', None))}"
+            )
+    seen = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if text not in seen:
+            seen.append(text)
+    result.notes += [f"your code warned {text}" for text in seen[:3]]
+    if not result.passed:
+        result.points = 0.0
+    return result

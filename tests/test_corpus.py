@@ -1,0 +1,40 @@
+"""The grader catches every known mistake and passes every correct variant."""
+
+import pytest
+
+from grader.registry import all_checks, load_rubric
+from grader.results import run_check
+from tests.corpus import collect, target_with
+
+CHECKS = all_checks()
+RUBRIC = load_rubric()
+BUGS = collect("BUGS")
+ALTERNATIVES = collect("ALTERNATIVES")
+
+
+def results_for(exercise, target):
+    return [run_check(c, target, RUBRIC[c.id].points) for c in CHECKS if c.exercise == exercise]
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_bug_is_caught_with_the_right_hint(bug):
+    results = results_for(bug.exercise, target_with(**{bug.exercise: bug.replacement}))
+    failed = [r for r in results if not r.passed]
+    assert failed, f"no check of {bug.exercise} catches: {bug.name}"
+    if bug.hint:
+        shown = [r.text() for r in failed]
+        assert any(bug.hint in text for text in shown), (
+            f"expected a hint with {bug.hint!r}, got:\n" + "\n".join(shown)
+        )
+
+
+@pytest.mark.parametrize("alt", ALTERNATIVES, ids=[a.name for a in ALTERNATIVES])
+def test_correct_variant_scores_full_marks(alt):
+    results = results_for(alt.exercise, target_with(**{alt.exercise: alt.replacement}))
+    failed = [f"{r.id}: {r.text()}" for r in results if not r.passed]
+    assert results and not failed, "\n".join(failed)
+
+
+def test_corpus_size():
+    assert len(BUGS) >= 60, f"only {len(BUGS)} bugs in the corpus"
+    assert len(ALTERNATIVES) >= 10, f"only {len(ALTERNATIVES)} correct variants in the corpus"
