@@ -1,0 +1,129 @@
+"""The grader's front ends: pytest/CLI, Gradescope JSON, notebook functions, crashes and hangs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import exercises
+import solutions
+from grader import checks
+from grader.registry import CHECKS, all_checks, load_rubric, rubric_problems
+from grader.results import run_check
+from grader.target import load_impl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grade_cli(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def reference_json(tmp_path_factory):
+    path = tmp_path_factory.mktemp("grade") / "results.json"
+    run = grade_cli("--impl", "solutions", "--json", str(path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(path.read_text()), run.stdout
+
+
+def test_rubric_matches_the_checks():
+    assert rubric_problems(load_rubric(), all_checks()) == []
+
+
+def test_reference_scores_full_marks(reference_json):
+    data, stdout = reference_json
+    rubric = load_rubric()
+    assert data["score"] == sum(e.points for e in rubric.values())
+    assert len(data["tests"]) == len(all_checks())
+    for test in data["tests"]:
+        assert test["status"] == "passed" and test["score"] == test["max_score"] > 0, test
+        assert test["tags"] == [CHECKS[test["name"]].exercise]
+        assert test["visibility"] == rubric[test["name"]].visibility
+    assert "Score:" in stdout and "(100.0%)" in stdout
+
+
+def test_untouched_exercises_score_zero_with_not_implemented_messages(tmp_path):
+    path = tmp_path / "results.json"
+    run = grade_cli("--json", str(path))
+    assert run.returncode == 1, run.stdout + run.stderr  # failures, not an internal error
+    data = json.loads(path.read_text())
+    assert data["score"] == 0
+    for test in data["tests"]:
+        assert test["score"] == 0 and "not implemented yet" in test["output"], test
+    assert "(0.0%)" in run.stdout
+
+
+def test_select_one_exercise(tmp_path):
+    path = tmp_path / "results.json"
+    grade_cli("--impl", "solutions", "-m", "Affine", "--json", str(path))
+    names = {t["name"] for t in json.loads(path.read_text())["tests"]}
+    assert names == {c.id for c in all_checks() if c.exercise == "Affine"}
+
+
+def test_notebook_front_end_uses_the_same_checks():
+    results = checks.check_affine(solutions.Affine)
+    assert [r.id for r in results] == [c.id for c in all_checks() if c.exercise == "Affine"]
+    with pytest.raises(AssertionError, match="Affine.forward is not implemented yet"):
+        checks.check_affine(exercises.Affine)
+
+
+def broken_copy(tmp_path, module, old, new):
+    impl = tmp_path / "impl"
+    shutil.copytree(ROOT / "solutions", impl, ignore=shutil.ignore_patterns("__pycache__"))
+    path = impl / module
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return impl
+
+
+def test_crash_shows_the_students_own_frame(tmp_path):
+    impl = broken_copy(
+        tmp_path, "layers.py", "        self.x_shape = x.shape\n", "        self.x_shape = x.shape[5]\n"
+    )
+    result = run_check(CHECKS["Affine.forward"], load_impl(impl), 2)
+    assert result.status == "error"
+    assert "IndexError" in result.message and "layers.py" in result.message
+    assert "grader" not in result.message.split("\n", 1)[1]
+
+
+def test_infinite_loop_costs_only_its_own_check(tmp_path):
+    impl = broken_copy(
+        tmp_path,
+        "layers.py",
+        "        self.mask = x > 0\n",
+        "        while True:\n            pass\n",
+    )
+    target = load_impl(impl)
+    hung = run_check(CHECKS["Relu.forward"], target, 1, timeout=0.5)
+    assert hung.status == "timeout" and "did not finish within 0.5 s" in hung.message
+    assert run_check(CHECKS["Affine.forward"], target, 2).passed
+
+
+def test_syntax_error_in_one_file_leaves_the_rest_gradable(tmp_path):
+    impl = broken_copy(tmp_path, "conv.py", "class Conv2d(Layer):", "class Conv2d(Layer)")
+    target = load_impl(impl)
+    assert "conv.py" in target.import_errors
+    assert run_check(CHECKS["Affine.forward"], target, 2).passed
+    if any(c.exercise == "Conv2d" for c in all_checks()):
+        missing = run_check(next(c for c in all_checks() if c.exercise == "Conv2d"), target, 1)
+        assert "Conv2d is missing" in missing.message and "SyntaxError" in missing.message
+
+
+def test_hidden_visibility_reaches_the_json(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    rubric.write_text(
+        text.replace("forward = 2\n", 'forward = { points = 2, visibility = "after_published" }\n', 1)
+    )
+    path = tmp_path / "results.json"
+    grade_cli("--impl", "solutions", "-k", "Affine", "--rubric", str(rubric), "--json", str(path))
+    tests = {t["name"]: t for t in json.loads(path.read_text())["tests"]}
+    assert tests["Affine.forward"]["visibility"] == "after_published"
+    assert tests["Affine.backward_dx"]["visibility"] == "visible"
