@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import as_float_array
+from .base import as_float_array, check_labels
 
 
 def step(x):
@@ -63,6 +63,8 @@ def cross_entropy(y, t):
         raise ValueError(f"cross_entropy expects y of shape (N, C) or (C,), got {y.shape}")
     if t.shape not in (y.shape, y.shape[:1]):
         raise ValueError(f"cross_entropy: t must be labels {y.shape[:1]} or one-hot {y.shape}, got {t.shape}")
+    if t.shape == y.shape[:1]:
+        check_labels(t, y.shape[1], "cross_entropy")
     raise NotImplementedError("cross_entropy: pick the probability of the true class per row, average -log of it")
 
 

@@ -3,7 +3,7 @@ gradient with respect to the first input."""
 
 import numpy as np
 
-from .base import as_float_array, expect_ndim
+from .base import as_float_array, check_labels, expect_ndim
 
 
 class SoftmaxCrossEntropy:
@@ -25,6 +25,8 @@ class SoftmaxCrossEntropy:
                 f"SoftmaxCrossEntropy: y must be labels {scores.shape[:1]} "
                 f"or one-hot {scores.shape}, got {y.shape}"
             )
+        if y.ndim == 1:
+            check_labels(y, scores.shape[1], "SoftmaxCrossEntropy")
         raise NotImplementedError("SoftmaxCrossEntropy.forward: stable log-softmax (subtract the row max), one-hot targets, mean of -sum(t * log p)")
 
     def backward(self, dout=1.0):

@@ -70,6 +70,18 @@ def expect_same_shape(a, b, owner, names=("input", "dout")):
         )
 
 
+def check_labels(labels, num_classes, owner):
+    """Raise unless `labels` are integers in [0, num_classes)."""
+    labels = np.asarray(labels)
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise TypeError(f"{owner}: integer class labels expected, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"{owner}: labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+        )
+
+
 def int_at_least(value, minimum, name, owner):
     """Return `value` as an int, raising TypeError/ValueError unless it is an int >= minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

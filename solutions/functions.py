@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import as_float_array
+from .base import as_float_array, check_labels
 
 
 def step(x):
@@ -82,11 +82,13 @@ def cross_entropy(y, t):
         raise ValueError(f"cross_entropy expects y of shape (N, C) or (C,), got {y.shape}")
     if t.shape not in (y.shape, y.shape[:1]):
         raise ValueError(f"cross_entropy: t must be labels {y.shape[:1]} or one-hot {y.shape}, got {t.shape}")
+    if t.shape == y.shape[:1]:
+        check_labels(t, y.shape[1], "cross_entropy")
     ### BEGIN SOLUTION: pick the probability of the true class per row, average -log of it
     if t.shape == y.shape:
         t = t.argmax(axis=1)
     p = y[np.arange(y.shape[0]), t.astype(np.int64)]
-    return float(-np.mean(np.log(p + 1e-12)))
+    return float(np.mean(-np.log(np.maximum(p, 1e-12))))
     ### END SOLUTION
 
 

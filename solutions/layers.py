@@ -76,7 +76,7 @@ class Sigmoid(Layer):
     def forward(self, x):
         x = as_float_array(x)
         ### BEGIN SOLUTION: compute 1 / (1 + exp(-x)) stably and keep the output for backward
-        self.out = 0.5 * (1.0 + np.tanh(0.5 * x))
+        self.out = np.exp(-np.logaddexp(0.0, -x))
         return self.out
         ### END SOLUTION
 
