@@ -117,7 +117,7 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
             )
         except TargetError as error:
             result.status, result.message = "failed", f"{check.id}: {error}"
-        except Exception as error:  # noqa: BLE001 - a crash in student code is reported, not raised
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - a crash in student code is reported, not raised
             result.status = "error"
             result.message = (
                 f"{check.id}: your code raised {type(error).__name__}: {error}\n"

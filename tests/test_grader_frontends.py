@@ -127,3 +127,9 @@ def test_hidden_visibility_reaches_the_json(tmp_path):
     tests = {t["name"]: t for t in json.loads(path.read_text())["tests"]}
     assert tests["Affine.forward"]["visibility"] == "after_published"
     assert tests["Affine.backward_dx"]["visibility"] == "visible"
+
+
+def test_sys_exit_in_student_code_is_a_failed_check(tmp_path):
+    impl = broken_copy(tmp_path, "layers.py", "        self.mask = x > 0\n", "        raise SystemExit(0)\n")
+    result = run_check(CHECKS["Relu.forward"], load_impl(impl), 1)
+    assert result.status == "error" and "SystemExit" in result.message and result.points == 0
