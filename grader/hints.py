@@ -43,7 +43,7 @@ def scale_factor(got, expected, batch_size=None):
     if got.shape != expected.shape or not np.any(expected):
         return None
     c = float(np.vdot(got, expected) / np.vdot(expected, expected))
-    if abs(c) < 1e-12 or not _close(got, c * expected, 1e-4) or abs(c - 1) < 1e-6:
+    if abs(c) < 1e-12 or not _close(got, c * expected, 1e-4) or abs(c - 1) < 1e-3:
         return None
     if batch_size and batch_size > 1:
         if abs(c - batch_size) < 1e-3 * batch_size:

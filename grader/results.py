@@ -22,8 +22,8 @@ class CheckFailure(AssertionError):
         return self.message + (f"\n  likely mistake: {self.hint}" if self.hint else "")
 
 
-class CheckTimeout(Exception):
-    pass
+class CheckTimeout(BaseException):
+    """Raised in the check when its time limit runs out (a BaseException, so `except Exception` cannot swallow it)."""
 
 
 @dataclass

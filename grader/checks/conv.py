@@ -1,1 +1,693 @@
-"""Checks for chapter module conv (being written)."""
+"""Checks for Conv2d and MaxPool2d.
+
+Oracles are written here from the definitions: a cross-correlation that loops
+over kernel offsets, a max pool that loops over windows, and their float64
+central-difference gradients. Small inputs keep the numeric gradients fast.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
+from ..numeric import numeric_gradient, rel_error
+from ..registry import check
+from ..results import CheckFailure
+from ..target import Rng
+from .common import data_rng, make, run_layer, set_params, spread
+
+
+def equals(got, value, tol=1e-6):
+    """True when `got` has the shape of `value` and the same numbers."""
+    if value is None or got is None or np.shape(got) != np.shape(value):
+        return False
+    return rel_error(got, value) <= tol
+
+
+def case_seed(case):
+    """A reproducible number for a case (unlike hash(), which varies between runs for None)."""
+    return sum((i + 1) * 7**i * (v or 0) for i, v in enumerate(case)) % 997
+
+
+def hint_when(candidate, text):
+    """A hint that applies when the answer equals `candidate()` (computed only if the check fails)."""
+
+    def hint(got, expected):
+        return text if equals(got, candidate()) else None
+
+    return hint
+
+
+# ============================================================================ Conv2d
+class ConvCase(NamedTuple):
+    n: int
+    c: int  # in_channels
+    f: int  # out_channels
+    h: int
+    w: int
+    k: int  # kernel_size
+    s: int  # stride
+    p: int  # padding
+
+    def settings(self):
+        return f"in_channels={self.c}, out_channels={self.f}, kernel_size={self.k}, stride={self.s}, padding={self.p}"
+
+    def out_size(self):
+        return ((self.h + 2 * self.p - self.k) // self.s + 1, (self.w + 2 * self.p - self.k) // self.s + 1)
+
+
+# Stride 1, no padding: several channels in and out, odd and non-square sizes, batch of 1, C == F.
+CONV_BASIC = [
+    ConvCase(2, 2, 3, 5, 6, 3, 1, 0),
+    ConvCase(1, 3, 2, 4, 7, 2, 1, 0),
+    ConvCase(2, 2, 2, 6, 5, 3, 1, 0),
+]
+# Padding 1 and 2, with an even kernel.
+CONV_PADDED = [
+    ConvCase(2, 2, 3, 5, 6, 3, 1, 1),
+    ConvCase(1, 3, 2, 4, 5, 3, 1, 2),
+    ConvCase(2, 2, 2, 5, 4, 2, 1, 1),
+]
+# Stride 2 and 3, stride != kernel, sizes where the last rows/columns fit no window.
+CONV_STRIDED = [
+    ConvCase(2, 2, 3, 7, 6, 3, 2, 0),
+    ConvCase(1, 2, 3, 8, 7, 2, 3, 1),
+    ConvCase(2, 3, 2, 6, 7, 3, 2, 1),
+]
+CONV_ALL = CONV_BASIC + CONV_PADDED + CONV_STRIDED
+
+
+def pad(x, p):
+    """x (N, C, H, W) with p zeros on every side of H and W."""
+    xp = np.zeros((*x.shape[:2], x.shape[2] + 2 * p, x.shape[3] + 2 * p))
+    xp[:, :, p : p + x.shape[2], p : p + x.shape[3]] = x
+    return xp
+
+
+def conv_oracle(x, W, b, stride, padding):
+    """Cross-correlation: x (N, C, H, W), W (F, C, K, K), b (F,) -> (N, F, H', W').
+
+    out[n, f, i, j] = b[f] + sum_{c, u, v} xp[n, c, i*S + u, j*S + v] * W[f, c, u, v]
+    """
+    xp, k, s = pad(x, padding), W.shape[-1], stride
+    out_h, out_w = (xp.shape[2] - k) // s + 1, (xp.shape[3] - k) // s + 1
+    out = np.zeros((x.shape[0], W.shape[0], out_h, out_w)) + b[None, :, None, None]
+    for u in range(k):
+        for v in range(k):
+            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
+            out += np.einsum("nchw,fc->nfhw", part, W[:, :, u, v])
+    return out
+
+
+def conv_padded_dx(dout, W, stride, padded_shape):
+    """Gradient w.r.t. the padded input (N, C, H + 2P, W + 2P): each dout value times W, back on its window."""
+    dxp, k, s = np.zeros(padded_shape), W.shape[-1], stride
+    out_h, out_w = dout.shape[2:]
+    for u in range(k):
+        for v in range(k):
+            dxp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s] += np.einsum(
+                "nfhw,fc->nchw", dout, W[:, :, u, v]
+            )
+    return dxp
+
+
+def conv_dw(x, dout, k, stride, padding):
+    """dW (F, C, K, K) for windows starting every `stride` cells of the padded x."""
+    xp, s = pad(x, padding), stride
+    out_h, out_w = dout.shape[2:]
+    dw = np.zeros((dout.shape[1], x.shape[1], k, k))
+    for u in range(k):
+        for v in range(k):
+            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
+            dw[:, :, u, v] = np.einsum("nfhw,nchw->fc", dout, part)
+    return dw
+
+
+def build_conv(t, case, seed=0):
+    """A Conv2d with grader-chosen asymmetric W and nonzero b, an input x and an upstream dout."""
+    rng = data_rng(1000 + seed + case_seed(case))
+    layer = make(t, "Conv2d", case.c, case.f, case.k, stride=case.s, padding=case.p, rng=Rng(1))
+    params = {"W": rng.standard_normal((case.f, case.c, case.k, case.k)), "b": spread(rng, case.f, 0.5, 2.0)}
+    set_params(layer, params)
+    x = rng.standard_normal((case.n, case.c, case.h, case.w))
+    dout = rng.standard_normal((case.n, case.f, *case.out_size()))
+    return layer, x, params, dout
+
+
+# ----------------------------------------------------------------------------- forward
+FLIPPED = "the kernel is flipped: this is cross-correlation, not convolution (use W[f, c, u, v] as is, no [::-1, ::-1])"
+
+
+def forward_hints(case, x, W, b):
+    """Known-wrong forwards. A candidate equal to the right answer (e.g. padding 1 when P = 1) never matches a failure."""
+    s, p = case.s, case.p
+    return [
+        hint_when(lambda: conv_oracle(x, W[:, :, ::-1, ::-1], b, s, p), FLIPPED),
+        hint_when(lambda: conv_oracle(x, W, 0 * b, s, p), "the bias b is not added"),
+        hint_when(
+            lambda: conv_oracle(x, W, case.c * b, s, p),
+            f"the bias is added once per input channel ({case.c} times): add b[f] once to each output value",
+        ),
+        hint_when(
+            lambda: conv_oracle(x, W, b, s, 1),
+            "the padding is hard-coded to 1: pad by self.padding on every side",
+        ),
+        hint_when(
+            lambda: conv_oracle(x, W, b, s, 0),
+            f"the padding is ignored: pad x with padding={p} zeros on every side of H and W first",
+        ),
+        hint_when(
+            lambda: conv_oracle(x, W, b, 1, p),
+            "the stride is ignored: output (i, j) uses the window starting at (i * stride, j * stride)",
+        ),
+        hint_when(
+            lambda: conv_oracle(x, W, b, 1, p)[:, :, : case.out_size()[0], : case.out_size()[1]],
+            "wrong stride arithmetic: window (i, j) starts at (i * stride, j * stride), not at (i, j)",
+        ),
+    ]
+
+
+@check("Conv2d", "forward")
+def conv_forward(t):
+    for case in CONV_ALL:
+        layer, x, params, _ = build_conv(t, case)
+        out = layer.call("forward", x)
+        expect_untouched(t, "Conv2d.forward")
+        expect_array(
+            out,
+            conv_oracle(x, params["W"], params["b"], case.s, case.p),
+            "Conv2d.forward output",
+            f"{given_shapes(x=x, W=params['W'])}, {case.settings()} (random asymmetric W, nonzero b)",
+            hints=forward_hints(case, x, **params),
+        )
+
+
+# ----------------------------------------------------------------------------- output size
+SIZE_CASES = [  # (H, W, K, S, P): remainders, stride > kernel, output 1 x 1, kernel 1
+    (5, 6, 3, 1, 0),
+    (6, 7, 3, 2, 1),
+    (7, 5, 2, 3, 2),
+    (4, 9, 4, 2, 1),
+    (3, 3, 5, 1, 1),
+    (8, 5, 3, 3, 0),
+    (5, 4, 1, 2, 0),
+]
+
+SIZE_MISTAKES = [  # size formula -> what it forgets
+    (lambda n, k, s, p: (n - k) // s + 1, "the output size ignores the padding"),
+    (lambda n, k, s, p: (n + p - k) // s + 1, "the padding is counted once: it is added on both sides (2P)"),
+    (lambda n, k, s, p: (n + 2 - k) // s + 1, "the padding is hard-coded to 1: use self.padding"),
+    (lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1, "the output size is rounded up: use floor division //"),
+    (lambda n, k, s, p: round((n + 2 * p - k) / s) + 1, "the output size is rounded: use floor division //"),
+    (lambda n, k, s, p: n + 2 * p - k + 1, "the output size ignores the stride"),
+    (lambda n, k, s, p: (n + 2 * p - k) // s, "the output size misses the + 1"),
+]
+SIZE_FORMULA = "H' = (H + 2P - K) // S + 1 (and the same for W')"
+
+
+FLOAT_AS_INT = ("'float' object", "slice indices must be integers", "only integers, slices")
+
+
+def size_hint(got_shape, h, w, k, s, p):
+    for formula, text in SIZE_MISTAKES:
+        if tuple(got_shape[2:]) == (formula(h, k, s, p), formula(w, k, s, p)):
+            return f"{text}: {SIZE_FORMULA}"
+    return f"check the output-size formula {SIZE_FORMULA}"
+
+
+@check("Conv2d", "output_shape")
+def conv_output_shape(t):
+    rng = data_rng(1)
+    for h, w, k, s, p in SIZE_CASES:
+        layer = make(t, "Conv2d", 2, 3, k, stride=s, padding=p, rng=Rng(2))
+        x = rng.standard_normal((2, 2, h, w))
+        settings = f"x of shape {x.shape}, kernel_size={k}, stride={s}, padding={p}"
+        try:
+            out = layer.call("forward", x)
+        except TypeError as error:
+            if not any(text in str(error) for text in FLOAT_AS_INT):
+                raise
+            raise CheckFailure(
+                f"Conv2d.forward raised TypeError: {error} (for {settings})",
+                hint=f"a float where an int is needed: compute the output size with floor division //, {SIZE_FORMULA}",
+            ) from None
+        expected = (2, 3, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+        got = np.shape(out) if isinstance(out, np.ndarray) else None
+        if got != expected:
+            hint = size_hint(got, h, w, k, s, p) if got is not None and len(got) == 4 else None
+            raise CheckFailure(
+                f"Conv2d.forward output has shape {got}, expected {expected} for {settings}", hint=hint
+            )
+        if not np.issubdtype(out.dtype, np.floating):
+            raise CheckFailure(f"Conv2d.forward output has dtype {out.dtype}, expected a float dtype")
+
+
+# ----------------------------------------------------------------------------- gradients
+def expected_conv_gradient(case, x, params, dout, which):
+    """Float64 central differences of sum(conv_oracle(...) * dout) w.r.t. x, W or b."""
+
+    def loss(**overrides):
+        args = {"x": x, **params, **overrides}
+        return np.sum(conv_oracle(args["x"], args["W"], args["b"], case.s, case.p) * dout)
+
+    start = x if which == "x" else params[which]
+    return numeric_gradient(lambda v: loss(**{which: v}), start)
+
+
+def dx_hints(case, x, params, dout):
+    """Known-wrong dx: padding not cropped or cropped wrong, kernel flipped, stride ignored."""
+    W, p, s, (h, w) = params["W"], case.p, case.s, x.shape[2:]
+    padded_shape = (case.n, case.c, h + 2 * p, w + 2 * p)
+
+    def padded():
+        return conv_padded_dx(dout, W, s, padded_shape)
+
+    def empty_crop(got, expected):
+        if p == 0 and np.size(got) == 0:
+            return "dx[:, :, p:-p, p:-p] is empty when padding = 0: crop with dx[:, :, p:p + H, p:p + W]"
+        return None
+
+    return [
+        empty_crop,
+        hint_when(
+            padded,
+            f"dx has the padded shape: crop the {p} padding rows/columns off every side (dx[:, :, P:P + H, P:P + W])",
+        ),
+        hint_when(
+            lambda: padded()[:, :, :h, :w] if p else None,
+            "dx is cropped at the wrong place: remove P rows/columns on EVERY side (dx[:, :, P:P + H, P:P + W])",
+        ),
+        hint_when(
+            lambda: conv_padded_dx(dout, W[:, :, ::-1, ::-1], s, padded_shape)[:, :, p : p + h, p : p + w],
+            "dx uses the flipped kernel: each dout[n, f, i, j] * W[f] (not flipped) goes back onto its window",
+        ),
+        hint_when(
+            lambda: conv_padded_dx(dout, W, 1, padded_shape)[:, :, p : p + h, p : p + w] if s > 1 else None,
+            "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+        ),
+    ]
+
+
+def dw_hints(case, x, params, dout):
+    """Known-wrong dW: channel axes swapped (or a (C, F) result reshaped to (F, C)), kernel flipped, stride ignored."""
+
+    def swapped():
+        return conv_dw(x, dout, case.k, case.s, case.p).transpose(1, 0, 2, 3)
+
+    swap_text = (
+        "dW has its channel axes swapped: grads['W'][f, c] pairs output channel f with input channel c, "
+        "shape (F, C, K, K); a (C, F, K, K) result must be transposed, not reshaped"
+    )
+    return [
+        hint_when(swapped, swap_text),
+        hint_when(lambda: swapped().reshape(case.f, case.c, case.k, case.k), swap_text),
+        hint_when(
+            lambda: conv_dw(x, dout, case.k, case.s, case.p)[:, :, ::-1, ::-1],
+            "dW is flipped ([::-1, ::-1]): this is cross-correlation, not convolution",
+        ),
+        hint_when(
+            lambda: conv_dw(x, dout, case.k, 1, case.p) if case.s > 1 else None,
+            "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+        ),
+    ]
+
+
+def db_hints(case, x, params, dout):
+    summed = dout.sum(axis=(0, 2, 3))
+
+    def shape_hint(got, expected):
+        if np.shape(got) != (case.f,):
+            return f"db not summed over N, H', W': db[f] = dout[:, f].sum(), shape ({case.f},)"
+        return None
+
+    return [
+        shape_hint,
+        hint_when(
+            lambda: case.f * summed,
+            f"db is multiplied by the number of output channels ({case.f}): db[f] = dout[:, f].sum(), once",
+        ),
+        hint_when(
+            lambda: case.c * summed,
+            f"db is multiplied by the number of input channels ({case.c}): the bias is added once per output value",
+        ),
+        hint_when(
+            lambda: dout.sum(axis=(0, 2, 3)) / (dout.shape[2] * dout.shape[3]),
+            "db is averaged over H', W': it should be summed over N, H' and W'",
+        ),
+    ]
+
+
+def conv_gradient(t, cases, which, hints):
+    """Compare dx (which="x") or grads[which] with the oracle's numeric gradient on each case."""
+    for case in cases:
+        layer, x, params, dout = build_conv(t, case)
+        _, dx = run_layer(t, layer, x, dout, "Conv2d")
+        if which == "x":
+            got, what = dx, "Conv2d.backward: dx"
+        else:
+            got, what = layer.get("grads").get(which), f"Conv2d.backward: grads[{which!r}]"
+        expect_array(
+            got,
+            expected_conv_gradient(case, x, params, dout, which),
+            what,
+            f"{given_shapes(x=x, dout=dout)}, {case.settings()}",
+            tol=GRAD_TOL,
+            batch_size=case.n,
+            hints=hints(case, x, params, dout),
+        )
+
+
+@check("Conv2d", "backward_dx")
+def conv_backward_dx(t):
+    conv_gradient(t, CONV_BASIC, "x", dx_hints)
+
+
+@check("Conv2d", "backward_dW")
+def conv_backward_dw(t):
+    conv_gradient(t, CONV_BASIC, "W", dw_hints)
+
+
+@check("Conv2d", "backward_db")
+def conv_backward_db(t):
+    conv_gradient(t, CONV_BASIC + CONV_STRIDED[:1], "b", db_hints)
+
+
+@check("Conv2d", "backward_padding")
+def conv_backward_padding(t):
+    conv_gradient(t, CONV_PADDED, "x", dx_hints)
+    conv_gradient(t, CONV_PADDED, "W", dw_hints)
+
+
+@check("Conv2d", "backward_stride")
+def conv_backward_stride(t):
+    conv_gradient(t, CONV_STRIDED, "x", dx_hints)
+    conv_gradient(t, CONV_STRIDED, "W", dw_hints)
+
+
+# ----------------------------------------------------------------------------- side effects
+@check("Conv2d", "no_mutation")
+def conv_no_mutation(t):
+    for case in (CONV_BASIC[0], CONV_STRIDED[2]):
+        layer, x, _, dout = build_conv(t, case, seed=1)
+        run_layer(t, layer, x, dout, "Conv2d")
+
+
+SECOND_CALL_DIFFERS = (
+    "a second backward gives another result: backward must not change what forward stored "
+    "(e.g. write into the cached padded input)"
+)
+
+
+@check("Conv2d", "backward_twice")
+def conv_backward_twice(t):
+    case = CONV_STRIDED[2]
+    layer, x, params, dout = build_conv(t, case, seed=2)
+    layer.call("forward", x)
+    first = [layer.call("backward", dout), layer.get("grads")]
+    after_first = layer.get("params")
+    second = [layer.call("backward", dout), layer.get("grads")]
+    for key in ("W", "b"):
+        if not equals(after_first.get(key), params[key], 0):
+            raise CheckFailure(
+                f"Conv2d.backward changed params[{key!r}]",
+                hint="backward must not modify the parameters (e.g. flip a copy of W, not W in place)",
+            )
+    for key in ("W", "b"):
+        expect_array(
+            second[1].get(key),
+            first[1].get(key),
+            f"Conv2d.backward: grads[{key!r}] on a second backward with the same dout",
+            case.settings(),
+            hints=[
+                lambda got, exp: (
+                    "gradients accumulate across backward calls: assign grads, do not add to them"
+                    if equals(got, 2 * np.asarray(exp))
+                    else None
+                ),
+                lambda got, exp: SECOND_CALL_DIFFERS,
+            ],
+        )
+    expect_array(
+        second[0],
+        first[0],
+        "Conv2d.backward: dx on a second call",
+        case.settings(),
+        hints=[lambda got, exp: SECOND_CALL_DIFFERS],
+    )
+
+
+# ============================================================================ MaxPool2d
+class PoolCase(NamedTuple):
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int  # kernel_size
+    s: int | None  # stride; None means the default (= kernel_size)
+
+    @property
+    def stride(self):
+        return self.k if self.s is None else self.s
+
+    def settings(self):
+        stride = f"stride=None (defaults to {self.k})" if self.s is None else f"stride={self.s}"
+        return f"kernel_size={self.k}, {stride}"
+
+
+POOL_BASIC = [  # stride = kernel (default), non-square, trailing rows/columns in no window
+    PoolCase(2, 2, 6, 8, 2, None),
+    PoolCase(1, 3, 5, 7, 3, None),
+    PoolCase(2, 2, 4, 6, 2, 2),
+]
+POOL_OVERLAP = [  # stride < kernel: windows share cells
+    PoolCase(2, 2, 7, 5, 3, 2),
+    PoolCase(2, 1, 5, 6, 3, 1),
+    PoolCase(1, 2, 6, 7, 2, 1),
+]
+POOL_GAPS = [  # stride > kernel: some cells are in no window
+    PoolCase(1, 2, 7, 8, 2, 3),
+    PoolCase(2, 2, 9, 7, 2, 4),
+    PoolCase(2, 1, 8, 7, 3, 4),
+]
+POOL_ALL = POOL_BASIC + POOL_OVERLAP + POOL_GAPS
+
+
+def pool_oracle(x, kernel_size, stride):
+    """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
+    k, s = kernel_size, stride
+    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+    out = np.empty((*x.shape[:2], out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+    return out
+
+
+def pool_route(x, dout, kernel_size, stride, place_step=None):
+    """Send each dout value to the first maximum of its window, adding where windows share it.
+
+    Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K] (shorter at the border if it does not fit);
+    its gradient is placed relative to (i*place_step, j*place_step), place_step defaulting to S.
+    Returns (dx, count), count[n, c, h, w] = how many windows sent their gradient to (h, w);
+    dx is None if a position falls outside x.
+    """
+    k, s = kernel_size, stride
+    step = s if place_step is None else place_step
+    dx, count = np.zeros(x.shape), np.zeros(x.shape, dtype=int)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * s : i * s + k, j * s : j * s + k]
+        u, v = np.unravel_index(np.argmax(window), window.shape)
+        cell = (n, c, i * step + u, j * step + v)
+        if cell[2] >= x.shape[2] or cell[3] >= x.shape[3]:
+            return None, count
+        dx[cell] += dout[n, c, i, j]
+        count[cell] += 1
+    return dx, count
+
+
+def distinct_values(rng, shape):
+    """Values at least 0.07 apart (no ties, so the max is unique) with many negatives; x[0, 0] all negative."""
+    size = int(np.prod(shape))
+    x = ((rng.permutation(size) - 0.6 * size) * 0.1 + rng.uniform(0, 0.03, size)).reshape(shape)
+    x[0, 0] -= x[0, 0].max() + 0.5
+    return x
+
+
+def build_pool(t, case, seed=0):
+    rng = data_rng(2000 + seed + case_seed(case))
+    layer = make(t, "MaxPool2d", case.k) if case.s is None else make(t, "MaxPool2d", case.k, stride=case.s)
+    x = distinct_values(rng, (case.n, case.c, case.h, case.w))
+    out_h, out_w = (case.h - case.k) // case.stride + 1, (case.w - case.k) // case.stride + 1
+    return layer, x, spread(rng, (case.n, case.c, out_h, out_w), 0.5, 2.0)
+
+
+STRIDE_IGNORED = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
+
+
+def pool_window_mean(x, k, s):
+    """Average pooling, for the hint that recognises it."""
+    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+    out = np.empty((*x.shape[:2], out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].mean(axis=(2, 3))
+    return out
+
+
+def pool_forward_hints(case, x):
+    k, s = case.k, case.stride
+    return [
+        hint_when(
+            lambda: np.maximum(pool_oracle(x, k, s), 0),
+            "windows whose values are all negative give 0: start the running max at -inf "
+            "(or at the window's first value), not at 0",
+        ),
+        hint_when(
+            lambda: pool_window_mean(x, k, s), "the window mean is taken: max pooling keeps the maximum"
+        ),
+        hint_when(lambda: pool_oracle(x, k, k) if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: pool_oracle(x, k, 1) if s != 1 else None, STRIDE_IGNORED),
+    ]
+
+
+@check("MaxPool2d", "forward")
+def pool_forward(t):
+    for case in POOL_ALL:
+        layer, x, _ = build_pool(t, case)
+        out = layer.call("forward", x)
+        expect_untouched(t, "MaxPool2d.forward")
+        expect_array(
+            out,
+            pool_oracle(x, case.k, case.stride),
+            "MaxPool2d.forward output",
+            f"{given_shapes(x=x)}, {case.settings()} (x[0, 0] is all negative)",
+            hints=pool_forward_hints(case, x),
+        )
+
+
+def pool_backward_hints(case, x, dout):
+    k, s = case.k, case.stride
+    _, count = pool_route(x, dout, k, s)
+
+    def non_max(got, expected):
+        got = np.asarray(got, dtype=float)
+        if got.shape == x.shape and np.any(np.abs(got[count == 0]) > 1e-6 * np.abs(dout).max()):
+            return (
+                "max-pool gradient reached non-max cells: only the maximum of each window receives its dout"
+            )
+        return None
+
+    def overwritten(got, expected):
+        got = np.asarray(got, dtype=float)
+        if got.shape != x.shape or not np.any(count > 1):
+            return None
+        single = count <= 1
+        if rel_error(got[single], expected[single]) < 1e-6 and rel_error(got, expected) > 1e-6:
+            return "overlapping windows must add their gradients: a cell that is the max of several windows gets the sum (+=, not =)"
+        return None
+
+    return [
+        hint_when(lambda: pool_route(x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: pool_route(x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
+        overwritten,
+        non_max,
+    ]
+
+
+def pool_gradient(t, cases):
+    for case in cases:
+        layer, x, dout = build_pool(t, case)
+        _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
+        expected = numeric_gradient(
+            lambda v, case=case, dout=dout: np.sum(pool_oracle(v, case.k, case.stride) * dout), x
+        )
+        expect_array(
+            dx,
+            expected,
+            "MaxPool2d.backward: dx",
+            f"{given_shapes(x=x, dout=dout)}, {case.settings()} (no ties in x)",
+            tol=GRAD_TOL,
+            hints=pool_backward_hints(case, x, dout),
+        )
+
+
+@check("MaxPool2d", "backward")
+def pool_backward(t):
+    pool_gradient(t, POOL_BASIC)
+
+
+@check("MaxPool2d", "backward_overlap")
+def pool_backward_overlap(t):
+    pool_gradient(t, POOL_OVERLAP)
+
+
+@check("MaxPool2d", "backward_stride")
+def pool_backward_stride(t):
+    pool_gradient(t, POOL_GAPS)
+
+
+TIE_CASES = [PoolCase(2, 2, 4, 6, 2, None), PoolCase(1, 2, 7, 6, 3, None)]
+
+
+@check("MaxPool2d", "ties")
+def pool_ties(t):
+    """Tied maxima (non-overlapping windows): a window's dout must reach only its maximum cells, once in total.
+
+    The docstring asks for the first maximum; any split among tied maxima is also a valid gradient, so
+    this check accepts it. It rejects gradient on non-max cells and a dout counted once per tied cell.
+    """
+    for index, case in enumerate(TIE_CASES):
+        rng = data_rng(3000 + index)
+        layer = make(t, "MaxPool2d", case.k)
+        x = rng.integers(-1, 2, (case.n, case.c, case.h, case.w)).astype(float)
+        x[0, 0] = 0.0  # every window of this channel is one big tie (as after a ReLU)
+        out_h, out_w = case.h // case.k, case.w // case.k
+        dout = spread(rng, (case.n, case.c, out_h, out_w), 0.5, 2.0)
+        _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
+        given = f"{given_shapes(x=x, dout=dout)}, {case.settings()}, x with tied maxima (values in -1, 0, 1)"
+        if not isinstance(dx, np.ndarray) or dx.shape != x.shape:
+            raise CheckFailure(
+                f"MaxPool2d.backward: dx has shape {np.shape(dx)}, expected {x.shape} for {given}"
+            )
+        if not np.all(np.isfinite(dx)):
+            raise CheckFailure(f"MaxPool2d.backward: dx contains inf or nan for {given}")
+        check_tied_windows(dx, x, dout, case.k, given)
+
+
+def check_tied_windows(dx, x, dout, k, given):
+    """Each window's gradient sums to its dout and sits on max cells; cells outside every window get 0."""
+    rule = "each window's dout must go to its maximum cells only, and add up to dout (any split among tied maxima is accepted)"
+    tol = 1e-6 * np.abs(dout).max()
+    covered = np.zeros(x.shape, dtype=bool)
+    for n, c, i, j in np.ndindex(dout.shape):
+        rows, cols = slice(i * k, i * k + k), slice(j * k, j * k + k)
+        window, grad = x[n, c, rows, cols], dx[n, c, rows, cols]
+        covered[n, c, rows, cols] = True
+        ties = window == window.max()
+        where = f"window (n={n}, c={c}, i={i}, j={j}) with {ties.sum()} tied maxima"
+        if np.any(np.abs(grad[~ties]) > tol):
+            raise CheckFailure(
+                f"MaxPool2d.backward: {where} sends gradient to non-max cells for {given}; {rule}",
+                hint="max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+            )
+        if abs(grad.sum() - dout[n, c, i, j]) > tol:
+            hint = None
+            if ties.sum() > 1 and abs(grad.sum() - ties.sum() * dout[n, c, i, j]) <= tol:
+                hint = "every tied maximum received the full dout: send it to one of them (the first), so it is counted once"
+            raise CheckFailure(
+                f"MaxPool2d.backward: {where} passes on {grad.sum():.6g} in total instead of dout = "
+                f"{dout[n, c, i, j]:.6g} for {given}; {rule}",
+                hint=hint,
+            )
+    if np.any(np.abs(dx[~covered]) > tol):
+        raise CheckFailure(
+            f"MaxPool2d.backward: cells in no window get gradient for {given}",
+            hint="max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+        )
+
+
+@check("MaxPool2d", "no_mutation")
+def pool_no_mutation(t):
+    for case in (POOL_BASIC[0], POOL_OVERLAP[0]):
+        layer, x, dout = build_pool(t, case, seed=1)
+        run_layer(t, layer, x, dout, "MaxPool2d")

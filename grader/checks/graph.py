@@ -1,1 +1,92 @@
-"""Checks for chapter module graph (being written)."""
+"""Checks for the computational-graph nodes MulLayer and AddLayer."""
+
+import numpy as np
+
+from ..expect import expect_array, expect_number, expect_untouched, given_shapes
+from ..registry import check
+from ..results import CheckFailure
+from .common import data_rng, make, spread
+from .functions import like
+
+
+def cases(k):
+    """(x, y, dout): two scalars first (the book's apple example), then arrays of a few shapes."""
+    rng = data_rng(k)
+    found = [(2.0, -3.5, 1.5)]
+    for shape in [(3, 4), (5,), (2, 3, 2)]:
+        found.append((spread(rng, shape), spread(rng, shape), rng.normal(size=shape)))
+    return found
+
+
+def expect_value(got, expected, what, given, hints=()):
+    """expect_number for a scalar `expected`, expect_array otherwise."""
+    if np.ndim(expected) == 0:
+        expect_number(got, float(expected), what, given, hints=hints)
+    else:
+        expect_array(got, expected, what, given, hints=hints)
+
+
+def gradient_pair(got, what, given):
+    """The (dx, dy) a backward returned, or a failure saying what came back instead."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise CheckFailure(
+            f"{what} should return the pair (dx, dy) for {given}, got {type(got).__name__} {got!r:.80}",
+            hint="return both gradients: return dx, dy",
+        )
+    return got
+
+
+def forward_check(name, oracle):
+    def run(t):
+        for x, y, _ in cases(300):
+            out = make(t, name).call("forward", x, y)
+            expect_untouched(t, f"{name}.forward")
+            expect_value(out, oracle(x, y), f"{name}.forward(x, y)", given_shapes(x=x, y=y))
+
+    return run
+
+
+check("MulLayer", "forward")(forward_check("MulLayer", lambda x, y: x * y))
+check("AddLayer", "forward")(forward_check("AddLayer", lambda x, y: x + y))
+
+
+def backward_of(t, name, x, y, dout):
+    layer = make(t, name)
+    layer.call("forward", x, y)
+    got = layer.call("backward", dout)
+    expect_untouched(t, f"{name}.backward")
+    given = given_shapes(x=x, y=y, dout=dout)
+    return gradient_pair(got, f"{name}.backward(dout)", given), given
+
+
+SWAPPED = (
+    "dx and dy are swapped: dx = dout * y and dy = dout * x (each input gets dout times the OTHER input)"
+)
+
+
+@check("MulLayer", "backward")
+def mul_backward(t):
+    for x, y, dout in cases(301):
+        (dx, dy), given = backward_of(t, "MulLayer", x, y, dout)
+        no_dout = "the local gradient is not multiplied by dout (chain rule: dx = dout * y)"
+        expect_value(
+            dx, dout * y, "MulLayer.backward: dx", given, hints=[like(dout * x, SWAPPED), like(y, no_dout)]
+        )
+        expect_value(
+            dy, dout * x, "MulLayer.backward: dy", given, hints=[like(dout * y, SWAPPED), like(x, no_dout)]
+        )
+
+
+ADD_AS_MUL = "dout is multiplied by the other input as in MulLayer: an addition passes dout through unchanged"
+
+
+@check("AddLayer", "backward")
+def add_backward(t):
+    for x, y, dout in cases(302):
+        (dx, dy), given = backward_of(t, "AddLayer", x, y, dout)
+        ones = like(
+            np.ones_like(dout), "the local gradient 1 is not multiplied by dout: pass dout through unchanged"
+        )
+        for got, what, other in ((dx, "dx", y), (dy, "dy", x)):
+            as_mul = like(dout * other, ADD_AS_MUL)
+            expect_value(got, dout, f"AddLayer.backward: {what}", given, hints=[ones, as_mul])

@@ -1,1 +1,455 @@
-"""Checks for chapter module losses (being written)."""
+"""Checks for the loss layers SoftmaxCrossEntropy and MSELoss.
+
+Both return a float from `forward` and the gradient of that float from
+`backward(dout=1.0)`. Oracles: scipy's log_softmax and the grader's float64
+central differences.
+"""
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+
+from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
+from ..numeric import numeric_gradient
+from ..registry import check
+from ..results import CheckFailure, CheckTimeout, student_frames
+from .common import data_rng, make
+
+LOSS_TOL = 1e-5  # relative error allowed on a loss value
+
+
+def matches(value, text):
+    """A hint returning `text` when the answer equals the known-wrong `value`."""
+    value = np.asarray(value, dtype=float)
+
+    def hint(got, expected):
+        got = np.asarray(got, dtype=float)
+        if (
+            got.shape == value.shape
+            and np.all(np.isfinite(got))
+            and np.allclose(got, value, rtol=1e-6, atol=1e-12)
+        ):
+            return text
+        return None
+
+    return hint
+
+
+def one_hot(y, c):
+    """(N,) int labels -> (N, C) float one-hot rows."""
+    t = np.zeros((len(y), c))
+    t[np.arange(len(y)), y] = 1.0
+    return t
+
+
+# ----------------------------------------------------------------------------- SoftmaxCrossEntropy
+CE_CASES = [(4, 4), (5, 3), (3, 7), (6, 2)]  # (N, C): the square case first (labels vs one-hot mix-ups)
+
+
+def ce_oracle(scores, t):
+    """Mean cross-entropy of softmax(scores) (N, C) against one-hot t (N, C)."""
+    return float(-(t * log_softmax(scores, axis=1)).sum() / len(scores))
+
+
+def labels_data(case, k=0):
+    """Scores (N, C), int labels (N,) and their one-hot rows (N, C)."""
+    n, c = case
+    rng = data_rng(300 + 10 * n + c + 1000 * k)
+    labels = rng.integers(0, c, n)
+    return rng.standard_normal((n, c)), labels, one_hot(labels, c)
+
+
+def ce_forward_hints(scores, labels):
+    """Known-wrong loss values for scores (N, C) and int labels (N,)."""
+    n, c = scores.shape
+    t = one_hot(labels, c)
+    per_sample = -(t * log_softmax(scores, axis=1)).sum(axis=1)
+    hints = [
+        matches(
+            [per_sample.sum()], f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}"
+        ),
+        matches(
+            [per_sample.mean() / c],
+            "np.mean over the whole (N, C) array of t * log p divides by N * C: "
+            "sum over the classes, then average over the batch",
+        ),
+        matches([-per_sample.mean()], "the sign is flipped: the loss is -mean(log p of the true class)"),
+    ]
+    if n == c:  # labels broadcast against the columns as if they were one-hot rows
+        hints.append(
+            matches(
+                [-(log_softmax(scores, axis=1) * labels).sum() / n],
+                "the integer labels y were used as if they were one-hot rows: turn them into one-hot "
+                "targets (np.eye(C)[y]) or pick log p[np.arange(N), y]",
+            )
+        )
+    return hints
+
+
+def ce_forward(t, loss, scores, y, given):
+    """loss.forward(scores, y) as a number, with the inputs left untouched."""
+    try:
+        value = loss.call("forward", scores, y)
+    except (ValueError, IndexError) as error:  # shape errors: most often y of the other kind
+        kind = "one-hot rows (N, C)" if np.ndim(y) == 2 else "int labels (N,)"
+        raise CheckFailure(
+            f"SoftmaxCrossEntropy.forward raised {type(error).__name__}: {error} for {given}\n"
+            f"{student_frames(error, getattr(t, 'origin', None))}",
+            hint=f"is y given as {kind} handled? accept both int labels (N,) and one-hot rows (N, C)",
+        ) from None
+    expect_untouched(t, "SoftmaxCrossEntropy.forward")
+    return value
+
+
+@check("SoftmaxCrossEntropy", "forward_labels")
+def softmax_ce_forward_labels(t):
+    for case in CE_CASES:
+        scores, labels, target = labels_data(case)
+        given = given_shapes(scores=scores) + f" and int labels y of shape {labels.shape}"
+        got = ce_forward(t, make(t, "SoftmaxCrossEntropy"), scores, labels, given)
+        expect_number(
+            got,
+            ce_oracle(scores, target),
+            "SoftmaxCrossEntropy.forward loss",
+            given,
+            tol=LOSS_TOL,
+            hints=ce_forward_hints(scores, labels),
+        )
+
+
+ONEHOT_HINT = (
+    "one-hot y gives a different loss than the same int labels: when y.ndim == 2 use it as the "
+    "target directly (or take y.argmax(axis=1) as labels)"
+)
+
+
+def labels_loss_ok(t, scores, labels, expected):
+    """Whether int labels give the right loss for these scores (then a one-hot failure is about y)."""
+    try:
+        value = make(t, "SoftmaxCrossEntropy").call("forward", scores, labels)
+        return bool(np.isclose(float(np.asarray(value).reshape(-1)[0]), expected, rtol=LOSS_TOL))
+    except CheckTimeout:
+        raise
+    except Exception:  # noqa: BLE001 - the labels path is graded by forward_labels
+        return False
+
+
+@check("SoftmaxCrossEntropy", "forward_onehot")
+def softmax_ce_forward_onehot(t):
+    for case in CE_CASES:
+        scores, labels, target = labels_data(case, k=1)
+        expected = ce_oracle(scores, target)
+        labels_ok = labels_loss_ok(t, scores, labels, expected)
+        for name, y in (("float", target), ("int", target.astype(np.int64))):
+            given = given_shapes(scores=scores) + f" and {name} one-hot y of shape {y.shape}"
+            got = ce_forward(t, make(t, "SoftmaxCrossEntropy"), scores, y, given)
+            expect_number(
+                got,
+                expected,
+                "SoftmaxCrossEntropy.forward loss",
+                given,
+                tol=LOSS_TOL,
+                hints=[
+                    *ce_forward_hints(scores, labels)[:3],
+                    lambda g, e, ok=labels_ok: ONEHOT_HINT if ok else None,
+                ],
+            )
+
+
+OVERFLOW_HINT = "softmax overflows for scores around 1000: subtract the row max before exp"
+LOG_ZERO_HINT = (
+    "log(0): a class whose score is far below the row max gets p = 0, and log(0) = -inf "
+    "(0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+)
+
+
+def nan_or_inf(text):
+    def hint(got, expected):
+        return text if not np.all(np.isfinite(np.asarray(got, dtype=float))) else None
+
+    return hint
+
+
+def large_score_cases():
+    """(scores, labels, hint when the result is not finite): scores near +-1000, then rows where
+    one score is huge and is the true class (the other classes get p = 0)."""
+    rng = data_rng(330)
+    near = 1000.0 + rng.uniform(-3, 3, (4, 5))
+    low = -1000.0 + rng.uniform(-3, 3, (3, 4))
+    one_huge = np.array([[1000.0, 0.0, 0.0], [0.0, -5.0, 1200.0], [3.0, 1.0, 2.0], [-2.0, 900.0, 1.0]])
+    return [
+        (near, rng.integers(0, 5, 4), OVERFLOW_HINT),
+        (low, rng.integers(0, 4, 3), OVERFLOW_HINT),
+        (one_huge, np.array([0, 2, 1, 1]), LOG_ZERO_HINT),
+    ]
+
+
+def check_ce_case(t, scores, labels, given, hints):
+    """forward then backward() on one input, against the closed forms; `hints` serve both."""
+    target = one_hot(labels, scores.shape[1])
+    loss = make(t, "SoftmaxCrossEntropy")
+    got = ce_forward(t, loss, scores, labels, given)
+    forward_hints = [*hints, *ce_forward_hints(scores, labels)[:3]]
+    expect_number(
+        got, ce_oracle(scores, target), "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL, forward_hints
+    )
+    expected = (softmax(scores, axis=1) - target) / len(scores)
+    expect_array(
+        loss.call("backward"),
+        expected,
+        "SoftmaxCrossEntropy.backward: dscores",
+        given,
+        GRAD_TOL,
+        batch_size=len(scores),
+        hints=[*hints, *ce_backward_hints(scores, target, 1.0)],
+    )
+
+
+@check("SoftmaxCrossEntropy", "large_scores")
+def softmax_ce_large_scores(t):
+    for scores, labels, text in large_score_cases():
+        given = f"{given_shapes(scores=scores)} with scores up to {np.abs(scores).max():g}"
+        check_ce_case(t, scores, labels, given, [nan_or_inf(text)])
+
+
+def overflows(t):
+    """Whether the student's loss is not finite for scores near 1000 (where nothing underflows)."""
+    scores, labels, _ = large_score_cases()[0]
+    try:
+        value = make(t, "SoftmaxCrossEntropy").call("forward", scores, labels)
+        return not np.all(np.isfinite(np.asarray(value, dtype=float)))
+    except CheckTimeout:
+        raise
+    except Exception:  # noqa: BLE001 - only used to choose a hint
+        return False
+
+
+@check("SoftmaxCrossEntropy", "confident_wrong")
+def softmax_ce_confident_wrong(t):
+    scores = np.array([[1000.0, 0.0], [0.0, 1000.0], [0.5, -0.5]])
+    labels = np.array([1, 1, 0])  # row 0 is confidently wrong and costs 1000
+    given = "scores [[1000, 0], [0, 1000], [0.5, -0.5]] with labels [1, 1, 0] (row 0 is confidently wrong)"
+    not_finite = (
+        OVERFLOW_HINT
+        if overflows(t)
+        else (
+            "log(0): the true class of a confidently wrong row (scores [1000, 0], label 1) gets p = 0 and "
+            "-log(0) = inf (and 0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max))): "
+            "that row's loss must be about 1000"
+        )
+    )
+    capped = (
+        "log(p + eps) caps the loss of a confidently wrong row near -log(eps); its loss must be about "
+        "1000: compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+    )
+    hints = [
+        nan_or_inf(not_finite),
+        lambda got, exp: capped if got.size == 1 and np.all(got < 0.5 * exp) else None,
+    ]
+    check_ce_case(t, scores, labels, given, hints)
+
+
+def ce_backward_hints(scores, target, dout):
+    """Known-wrong gradients for scores (N, C), one-hot target (N, C) and upstream dout."""
+    n = len(scores)
+    probs = softmax(scores, axis=1)
+    right = (probs - target) / n
+    hints = []
+    for scale in (dout, 1.0) if dout != 1.0 else (1.0,):
+        hints.append(
+            matches(
+                scale * (probs - scores) / n,
+                "backward subtracts the input scores instead of the labels: "
+                "dscores = (softmax(scores) - t) / N, with t the one-hot labels",
+            )
+        )
+    hints.append(matches(dout * probs / n, "the target is not subtracted: dscores = (softmax - t) / N"))
+    if dout != 1.0:
+        hints.append(matches(right, f"backward ignores dout (here {dout:g}): multiply the gradient by dout"))
+    return hints
+
+
+def check_ce_backward(t, cases, dout=None, as_onehot=False):
+    """Gradient of the loss w.r.t. the scores vs central differences; dout None calls backward()."""
+    for k, case in enumerate(cases):
+        scores, labels, target = labels_data(case, k=2 + k)
+        y = target if as_onehot else labels
+        scale = 1.0 if dout is None else dout
+        given = given_shapes(scores=scores) + (
+            f", one-hot y of shape {y.shape}" if as_onehot else f", int labels of shape {y.shape}"
+        )
+        given += f", dout={scale:g}" if dout is not None else ", backward() with the default dout"
+        loss = make(t, "SoftmaxCrossEntropy")
+        ce_forward(t, loss, scores, y, given)
+        got = loss.call("backward") if dout is None else loss.call("backward", dout)
+        expected = numeric_gradient(lambda s, tt=target, c=scale: c * ce_oracle(s, tt), scores)
+        expect_array(
+            got,
+            expected,
+            "SoftmaxCrossEntropy.backward: dscores",
+            given,
+            GRAD_TOL,
+            batch_size=len(scores),
+            hints=ce_backward_hints(scores, target, scale),
+        )
+
+
+@check("SoftmaxCrossEntropy", "backward")
+def softmax_ce_backward(t):
+    check_ce_backward(t, CE_CASES)
+
+
+@check("SoftmaxCrossEntropy", "backward_onehot")
+def softmax_ce_backward_onehot(t):
+    check_ce_backward(t, CE_CASES, as_onehot=True)
+
+
+@check("SoftmaxCrossEntropy", "backward_dout")
+def softmax_ce_backward_dout(t):
+    check_ce_backward(t, CE_CASES[:2], dout=2.5)
+    check_ce_backward(t, CE_CASES[2:], dout=-0.3)
+
+
+@check("SoftmaxCrossEntropy", "batch_of_one")
+def softmax_ce_batch_of_one(t):
+    rng = data_rng(340)
+    scores, label = rng.standard_normal((1, 5)), np.array([3])
+    target = one_hot(label, 5)
+    for y, name in ((label, "int label of shape (1,)"), (target, "one-hot y of shape (1, 5)")):
+        given = f"{given_shapes(scores=scores)} and {name}"
+        loss = make(t, "SoftmaxCrossEntropy")
+        got = ce_forward(t, loss, scores, y, given)
+        expect_number(got, ce_oracle(scores, target), "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL)
+        dscores = loss.call("backward")
+        expected = numeric_gradient(lambda s: ce_oracle(s, target), scores)
+        expect_array(dscores, expected, "SoftmaxCrossEntropy.backward: dscores", given, GRAD_TOL)
+
+
+@check("SoftmaxCrossEntropy", "no_mutation")
+def softmax_ce_no_mutation(t):
+    rng = data_rng(350)
+    scores = 50.0 + rng.standard_normal((4, 3))  # a shift by the row max would show
+    labels = rng.integers(0, 3, 4)
+    for y in (labels, one_hot(labels, 3)):
+        loss = make(t, "SoftmaxCrossEntropy")
+        ce_forward(t, loss, scores, y, given_shapes(scores=scores, y=y))
+        loss.call("backward", 1.0)
+
+
+# ----------------------------------------------------------------------------- MSELoss
+MSE_SHAPES = [(4, 3), (2, 3, 4), (5,), (1, 6)]  # (4, 3) first: its wrong divisors all differ
+
+
+def mse_data(shape, k=0):
+    rng = data_rng(400 + sum(shape) + 100 * k)
+    return rng.standard_normal(shape), rng.standard_normal(shape)
+
+
+MSE_API = "the API asks for the mean over ALL elements, np.mean((pred - target) ** 2)"
+
+
+def mse_forward_hints(pred, target):
+    sq = ((pred - target) ** 2).sum()
+    n, size = pred.shape[0], pred.size
+    return [
+        matches(
+            [sq / n],
+            f"divided by N = {n} (the batch size) instead of the number of elements {size}: {MSE_API}",
+        ),
+        matches(
+            [0.5 * sq],
+            f"0.5 * sum((pred - target) ** 2) is the 'Deep Learning from Scratch' convention; {MSE_API}",
+        ),
+        matches(
+            [0.5 * sq / n],
+            f"0.5 * sum((pred - target) ** 2) / N is a per-sample convention; {MSE_API}",
+        ),
+        matches([sq], f"the squares are summed, not averaged: {MSE_API}"),
+    ]
+
+
+def mse_backward_hints(pred, target, dout):
+    diff, n, size = pred - target, pred.shape[0], pred.size
+    grad = "2 * (pred - target) / pred.size"
+    hints = [
+        matches(
+            dout * 2 * diff / n,
+            f"divided by N = {n} (the batch size) instead of the number of elements {size}: "
+            f"the API asks for the mean over ALL elements, so dpred = {grad}",
+        ),
+        matches(
+            dout * diff / size, f"a missing factor 2: the derivative of mean((pred - target) ** 2) is {grad}"
+        ),
+        matches(
+            -dout * 2 * diff / size,
+            f"the sign is flipped: dpred = {grad} (pred minus target, not the reverse)",
+        ),
+        matches(
+            dout * diff,
+            "this is the gradient of 0.5 * sum((pred - target) ** 2), the 'Deep Learning from Scratch' "
+            f"convention; the API asks for the mean over ALL elements, so dpred = {grad}",
+        ),
+        matches(dout * diff / n, f"this is the gradient of 0.5 * sum / N; {MSE_API}, so dpred = {grad}"),
+        matches(dout * 2 * diff, f"the gradient of a sum, not of the mean: dpred = {grad}"),
+    ]
+    if dout != 1.0:
+        hints.append(
+            matches(2 * diff / size, f"backward ignores dout (here {dout:g}): multiply the gradient by dout")
+        )
+    return hints
+
+
+@check("MSELoss", "forward")
+def mse_loss_forward(t):
+    for shape in MSE_SHAPES:
+        pred, target = mse_data(shape)
+        loss = make(t, "MSELoss")
+        got = loss.call("forward", pred, target)
+        expect_untouched(t, "MSELoss.forward")
+        expect_number(
+            got,
+            float(np.mean((pred - target) ** 2)),
+            "MSELoss.forward loss",
+            given_shapes(pred=pred, target=target),
+            LOSS_TOL,
+            hints=mse_forward_hints(pred, target),
+        )
+
+
+def check_mse_backward(t, shapes, dout=None):
+    for shape in shapes:
+        pred, target = mse_data(shape, k=1)
+        scale = 1.0 if dout is None else dout
+        given = given_shapes(pred=pred, target=target)
+        given += f", dout={scale:g}" if dout is not None else ", backward() with the default dout"
+        loss = make(t, "MSELoss")
+        loss.call("forward", pred, target)
+        got = loss.call("backward") if dout is None else loss.call("backward", dout)
+        expected = numeric_gradient(lambda p, tt=target, c=scale: c * np.mean((p - tt) ** 2), pred)
+        expect_array(
+            got,
+            expected,
+            "MSELoss.backward: dpred",
+            given,
+            GRAD_TOL,
+            hints=mse_backward_hints(pred, target, scale),
+        )
+
+
+@check("MSELoss", "backward")
+def mse_loss_backward(t):
+    check_mse_backward(t, MSE_SHAPES)
+
+
+@check("MSELoss", "backward_dout")
+def mse_loss_backward_dout(t):
+    check_mse_backward(t, MSE_SHAPES[:2], dout=2.5)
+    check_mse_backward(t, MSE_SHAPES[2:], dout=-0.4)
+
+
+@check("MSELoss", "no_mutation")
+def mse_loss_no_mutation(t):
+    pred, target = mse_data((3, 4), k=2)
+    loss = make(t, "MSELoss")
+    loss.call("forward", pred, target)
+    expect_untouched(t, "MSELoss.forward")
+    loss.call("backward", 1.0)

@@ -1,1 +1,636 @@
-"""Checks for chapter module network (being written)."""
+"""Checks for Sequential: forward and backward through the student's own layers, fit, and learning.
+
+Sequential runs the student's Affine, Tanh, Relu, SoftmaxCrossEntropy and SGD,
+so each check first runs a tiny test of the parts it uses and, when one fails,
+says which to fix first. The grader's own numpy network (`net_forward`,
+`net_backward`, `reference_fit`) gives the expected values.
+"""
+
+import functools
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+
+from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
+from ..registry import check
+from ..results import CheckFailure, CheckTimeout
+from ..target import Rng
+from .common import data_rng, expected_gradients, make, set_params
+
+FIT_TOL = 1e-6  # relative error allowed on the weights after a few SGD steps
+HISTORY_TOL = 1e-4  # on the recorded losses (a loss written as log(p + eps) stays within it)
+
+# ----------------------------------------------------------------------------- the grader's network
+# A network is a spec, a list of ("Affine", D, M), ("Tanh",) or ("Relu",), and a flat params
+# dict keyed like Sequential.params: "<layer index>.W", "<layer index>.b".
+
+
+def random_params(spec, rng, scale=0.8):
+    """Grader-chosen weights for every Affine of `spec`."""
+    params = {}
+    for i, (kind, *dims) in enumerate(spec):
+        if kind == "Affine":
+            params[f"{i}.W"] = scale * rng.standard_normal(dims)
+            params[f"{i}.b"] = 0.5 * rng.standard_normal(dims[1])
+    return params
+
+
+def he_params(spec, rng):
+    """He-scaled weights (std sqrt(2 / fan_in)) and zero biases."""
+    params = {}
+    for i, (kind, *dims) in enumerate(spec):
+        if kind == "Affine":
+            params[f"{i}.W"] = rng.standard_normal(dims) * np.sqrt(2.0 / dims[0])
+            params[f"{i}.b"] = np.zeros(dims[1])
+    return params
+
+
+def net_forward(x, spec, params):
+    """(output, the input of every layer)."""
+    inputs = []
+    for i, (kind, *_) in enumerate(spec):
+        inputs.append(x)
+        if kind == "Affine":
+            x = x.reshape(len(x), -1) @ params[f"{i}.W"] + params[f"{i}.b"]
+        elif kind == "Tanh":
+            x = np.tanh(x)
+        else:
+            x = np.maximum(x, 0.0)
+    return x, inputs
+
+
+def layer_backward(i, kind, x_in, params, dout, grads):
+    """Gradient w.r.t. the input of layer i; fills grads for an Affine."""
+    if kind == "Affine":
+        grads[f"{i}.W"] = x_in.reshape(len(x_in), -1).T @ dout
+        grads[f"{i}.b"] = dout.sum(axis=0)
+        return (dout @ params[f"{i}.W"].T).reshape(x_in.shape)
+    if kind == "Tanh":
+        return dout * (1.0 - np.tanh(x_in) ** 2)
+    return dout * (x_in > 0)
+
+
+def net_backward(inputs, spec, params, dout, order="reverse"):
+    """(dx, grads) by backpropagation.
+
+    order "reverse" is right; "forward" (layers in forward order) and "unchained" (every
+    layer gets the original dout) reproduce two mistakes, for hints.
+    """
+    grads, d = {}, dout
+    indices = range(len(spec)) if order == "forward" else reversed(range(len(spec)))
+    for i in indices:
+        d = layer_backward(i, spec[i][0], inputs[i], params, dout if order == "unchained" else d, grads)
+    return d, grads
+
+
+def net_oracle(spec):
+    """oracle(x, **params) -> output, for central differences."""
+
+    def oracle(x, **params):
+        return net_forward(x, spec, params)[0]
+
+    return oracle
+
+
+def ce_loss_and_grad(scores, labels):
+    """Mean softmax cross-entropy of (N, C) scores and its gradient."""
+    n = len(scores)
+    loss = -log_softmax(scores, axis=1)[np.arange(n), labels].mean()
+    dscores = softmax(scores, axis=1)
+    dscores[np.arange(n), labels] -= 1.0
+    return float(loss), dscores / n
+
+
+def reference_fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
+    """(losses, final params) of mini-batch SGD in the sample order, as Sequential.fit with shuffle=False.
+
+    mistake "step_first" calls the optimizer before backward: each update then uses the
+    previous step's gradients (zero at first), and backward sees the updated weights.
+    """
+    params = {k: v.copy() for k, v in params.items()}
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    losses = []
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            out, inputs = net_forward(xb, spec, params)
+            loss, dout = ce_loss_and_grad(out, yb)
+            losses.append(loss)
+            if mistake == "step_first":
+                params = {k: p - lr * grads[k] for k, p in params.items()}
+                grads = net_backward(inputs, spec, params, dout)[1]
+            else:
+                grads = net_backward(inputs, spec, params, dout)[1]
+                params = {k: p - lr * grads[k] for k, p in params.items()}
+    return losses, params
+
+
+# ----------------------------------------------------------------------------- prerequisites
+def sanity_affine(t):
+    rng = np.random.default_rng(1)
+    x, W, b, dout = (rng.standard_normal(s) for s in [(4, 3), (3, 2), (2,), (4, 2)])
+    layer = make(t, "Affine", 3, 2, rng=Rng(0))
+    set_params(layer, {"W": W, "b": b})
+    expect_array(layer.call("forward", x), x @ W + b, "Affine.forward output")
+    for _ in range(2):  # a second backward must not accumulate
+        expect_array(layer.call("backward", dout), dout @ W.T, "Affine.backward: dx")
+        grads = layer.get("grads")
+        expect_array(grads.get("W"), x.T @ dout, "Affine.backward: grads['W']")
+        expect_array(grads.get("b"), dout.sum(axis=0), "Affine.backward: grads['b']")
+
+
+def sanity_elementwise(name, fn, derivative):
+    def run(t):
+        rng = np.random.default_rng(2)
+        x = rng.uniform(0.2, 2.0, (3, 4)) * rng.choice([-1.0, 1.0], (3, 4))
+        dout = rng.standard_normal((3, 4))
+        layer = make(t, name)
+        expect_array(layer.call("forward", x), fn(x), f"{name}.forward output")
+        expect_array(layer.call("backward", dout), dout * derivative(x), f"{name}.backward: dx")
+
+    return run
+
+
+def sanity_softmax_ce(t):
+    rng = np.random.default_rng(3)
+    scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    loss, dscores = ce_loss_and_grad(scores, labels)
+    layer = make(t, "SoftmaxCrossEntropy")
+    expect_number(layer.call("forward", scores, labels), loss, "SoftmaxCrossEntropy.forward loss", tol=1e-5)
+    expect_array(layer.call("backward"), dscores, "SoftmaxCrossEntropy.backward: dscores")
+
+
+def sanity_sgd(t):
+    rng = np.random.default_rng(4)
+    w, g = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    params, grads = t.put({"W": w}, "params"), t.put({"W": g}, "grads")
+    make(t, "SGD", lr=0.1).run("step", params, grads)
+    expect_array(params.fetch().get("W"), w - 0.1 * g, "SGD.step: params['W'] after one step")
+
+
+SANITY = {
+    "Affine": sanity_affine,
+    "Tanh": sanity_elementwise("Tanh", np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
+    "Relu": sanity_elementwise("Relu", lambda x: np.maximum(x, 0.0), lambda x: (x > 0) * 1.0),
+    "SoftmaxCrossEntropy": sanity_softmax_ce,
+    "SGD": sanity_sgd,
+}
+
+
+def require(t, user, *names):
+    """Run a tiny test of each part `user` relies on; fail naming the first broken one."""
+    for name in names:
+        try:
+            SANITY[name](t)
+            continue
+        except (NotImplementedError, CheckTimeout):
+            raise
+        except CheckFailure as failure:
+            problem = failure.message
+        except Exception as error:  # noqa: BLE001 - a crash in the part is reported as its problem
+            problem = f"it raised {type(error).__name__}: {error}"
+        raise CheckFailure(
+            f"{user} cannot be graded yet: it runs your {name}, which fails a basic test "
+            f"({problem}); check {name} first",
+            hint=f"fix {name} (its own checks say what is wrong), then Sequential is graded again",
+        )
+
+
+# ----------------------------------------------------------------------------- building
+def spec_text(spec):
+    return "-".join(kind if kind != "Affine" else f"Affine({dims[0]},{dims[1]})" for kind, *dims in spec)
+
+
+def build_net(t, spec, params):
+    """A Sequential of the student's layers holding the grader's params; (net Ref, layer Refs)."""
+    layers = []
+    for i, (kind, *dims) in enumerate(spec):
+        if kind == "Affine":
+            layer = make(t, "Affine", *dims, rng=Rng(i))
+            set_params(layer, {"W": params[f"{i}.W"], "b": params[f"{i}.b"]})
+        else:
+            layer = make(t, kind)
+        layers.append(layer)
+    return make(t, "Sequential", *layers), layers
+
+
+def key_text(key, attr):
+    """Name a flat key for messages: ("0.W", "grads") -> layer 0 grads['W']."""
+    index, name = key.split(".")
+    return f"layer {index} {attr}[{name!r}]"
+
+
+def layer_grads(spec, layers):
+    """The Affine layers' grads as one flat dict keyed like Sequential.grads."""
+    found = {}
+    for i, ((kind, *_), layer) in enumerate(zip(spec, layers, strict=True)):
+        if kind == "Affine":
+            grads = layer.get("grads")
+            found.update({f"{i}.{k}": grads.get(k) for k in ("W", "b")})
+    return found
+
+
+def layer_params(spec, layers):
+    """The Affine layers' params as one flat dict, read from the layers themselves."""
+    found = {}
+    for i, ((kind, *_), layer) in enumerate(zip(spec, layers, strict=True)):
+        if kind == "Affine":
+            found.update({f"{i}.{k}": v for k, v in layer.get("params").items()})
+    return found
+
+
+# ----------------------------------------------------------------------------- forward and backward
+SQUARE = [("Affine", 3, 3), ("Tanh",), ("Affine", 3, 3), ("Tanh",)]
+DEEP = [("Affine", 3, 5), ("Tanh",), ("Affine", 5, 4), ("Relu",), ("Affine", 4, 2)]
+SINGLE = [("Affine", 4, 2)]
+NETS = [(SQUARE, 4), (DEEP, 6), (SINGLE, 1)]  # (spec, batch size)
+
+
+def net_case(k):
+    spec, n = NETS[k]
+    rng = data_rng(500 + k)
+    params = random_params(spec, rng)
+    x = rng.standard_normal((n, spec[0][1]))
+    out = net_forward(x, spec, params)[0]
+    return spec, params, x, rng.standard_normal(out.shape)
+
+
+def forward_hints(x, spec, params):
+    """Outputs of the first k layers only: the loop stopped early or returned too soon."""
+    hints = []
+    texts = {
+        len(spec) - 1: "the last layer is skipped: feed x through every layer, self.layers[-1] included",
+        1: "only the first layer ran: is the return statement inside the loop?",
+        0: "forward returns its input unchanged: assign x = layer.forward(x) in the loop and return x",
+    }
+    for k, text in texts.items():
+        if 0 <= k < len(spec):
+            partial = net_forward(x, spec[:k], params)[0]
+            hints.append(
+                lambda got, exp, p=partial, s=text: (
+                    s if got.shape == p.shape and np.allclose(got, p) else None
+                )
+            )
+    return hints
+
+
+@check("Sequential", "forward")
+def sequential_forward(t):
+    require(t, "Sequential.forward", "Affine", "Tanh", "Relu")
+    for k in range(len(NETS)):
+        spec, params, x, _ = net_case(k)
+        net, _ = build_net(t, spec, params)
+        out = net.call("forward", x)
+        expect_untouched(t, "Sequential.forward")
+        expect_array(
+            out,
+            net_forward(x, spec, params)[0],
+            "Sequential.forward output",
+            f"{given_shapes(x=x)} through {spec_text(spec)} (your layers, the grader's weights)",
+            hints=forward_hints(x, spec, params),
+        )
+
+
+def backward_hints(x, spec, params, dout):
+    _, inputs = net_forward(x, spec, params)
+    texts = {
+        "forward": "backward ran the layers in forward order: go through reversed(self.layers)",
+        "unchained": "every layer got the original dout: pass each layer's result on, dout = layer.backward(dout)",
+    }
+    hints = [
+        lambda got, exp: (
+            "backward returns dout unchanged: return the gradient from the first layer"
+            if got.shape == dout.shape and np.allclose(got, dout)
+            else None
+        )
+    ]
+    for order, text in texts.items():
+        try:
+            wrong = net_backward(inputs, spec, params, dout, order)[0]
+        except ValueError:  # the shapes only allow this mistake in a square network
+            continue
+        hints.append(
+            lambda got, exp, w=wrong, s=text: s if got.shape == w.shape and np.allclose(got, w) else None
+        )
+    return hints
+
+
+@check("Sequential", "backward")
+def sequential_backward(t):
+    require(t, "Sequential.backward", "Affine", "Tanh", "Relu")
+    for k in range(len(NETS)):
+        spec, params, x, dout = net_case(k)
+        net, layers = build_net(t, spec, params)
+        net.call("forward", x)
+        dx = net.call("backward", dout)
+        expect_untouched(t, "Sequential.backward")
+        expected = expected_gradients(net_oracle(spec), x, params, dout)
+        given = f"{given_shapes(x=x, dout=dout)} through {spec_text(spec)}"
+        expect_array(
+            dx,
+            expected["x"],
+            "Sequential.backward: dx",
+            given,
+            GRAD_TOL,
+            hints=backward_hints(x, spec, params, dout),
+        )
+        for key, got in layer_grads(spec, layers).items():
+            expect_array(
+                got, expected[key], f"Sequential.backward: {key_text(key, 'grads')}", given, GRAD_TOL
+            )
+
+
+# ----------------------------------------------------------------------------- fit
+FIT_NET = [("Affine", 3, 4), ("Tanh",), ("Affine", 4, 2)]
+FIT_PARTS = ("Affine", "Tanh", "SoftmaxCrossEntropy", "SGD")
+
+
+def fit_data(n, k=0):
+    """Weights for FIT_NET, X (n, 3) and labels (n,) with both classes equally often."""
+    rng = data_rng(600 + k)
+    return random_params(FIT_NET, rng), rng.standard_normal((n, 3)), rng.permutation(np.arange(n) % 2)
+
+
+def step_count_hints(n, batch_size, epochs):
+    """{number of losses: the mistake that gives it}; the first mistake listed wins a tie."""
+    per_epoch = math.ceil(n / batch_size)
+    mistakes = [
+        (
+            epochs,
+            "one loss per epoch: fit must take a step per mini-batch of batch_size samples "
+            "and record the loss of every step (is batch_size ignored?)",
+        ),
+        (
+            (n // batch_size) * epochs,
+            "the last, smaller mini-batch is dropped: range(0, N, batch_size) includes it",
+        ),
+        (n * epochs, "one step per sample: batch_size is ignored"),
+        (math.ceil(n / 32) * epochs, "batch_size is ignored (the default 32 is used)"),
+        (per_epoch, "only one epoch ran: loop over range(epochs)"),
+    ]
+    hints = {}
+    for count, text in mistakes:
+        if count != per_epoch * epochs:
+            hints.setdefault(count, text)
+    return hints
+
+
+def fit_losses(got, n, batch_size, epochs):
+    """The list of losses fit returned, as a float array of the right length, or a CheckFailure."""
+    expected = math.ceil(n / batch_size) * epochs
+    given = f"N = {n} samples, batch_size={batch_size}, epochs={epochs}"
+    want = f"a list of {expected} losses (one per step: ceil({n}/{batch_size}) * {epochs} epochs) for {given}"
+    if got is None:
+        raise CheckFailure(
+            f"Sequential.fit returned None; expected {want}", hint="a missing return statement?"
+        )
+    if isinstance(got, (int, float)) or (isinstance(got, np.ndarray) and got.ndim == 0):
+        raise CheckFailure(
+            f"Sequential.fit returned the single number {float(got):.6g}; expected {want}",
+            hint="fit returns only the last loss: append every step's loss to a list and return the list",
+        )
+    try:
+        losses = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise CheckFailure(f"Sequential.fit returned {got!r}; expected {want}") from None
+    if losses.ndim != 1 or len(losses) != expected:
+        raise CheckFailure(
+            f"Sequential.fit returned {losses.size} losses; expected {want}",
+            hint=step_count_hints(n, batch_size, epochs).get(losses.size),
+        )
+    return losses
+
+
+@check("Sequential", "fit_steps", timeout=20)
+def sequential_fit_steps(t):
+    require(t, "Sequential.fit", *FIT_PARTS)
+    for n, batch_size, epochs in [(10, 4, 2), (6, None, 2), (5, 1, 1)]:
+        params, X, y = fit_data(n)
+        net, _ = build_net(t, FIT_NET, params)
+        sizes = {} if batch_size is None else {"batch_size": batch_size}
+        optimizer = make(t, "SGD", lr=0.1)
+        got = net.call(
+            "fit", X, y, make(t, "SoftmaxCrossEntropy"), optimizer, epochs=epochs, shuffle=False, **sizes
+        )
+        losses = fit_losses(got, n, batch_size or 32, epochs)
+        if not np.all(np.isfinite(losses)):
+            raise CheckFailure(f"Sequential.fit returned losses that are not finite: {losses}")
+
+
+def fit_mistake(found, spec, params, X, y, lr, epochs, batch_size):
+    """A hint naming the mistake whose weights equal the ones found, or None."""
+
+    def same(candidate):
+        return all(
+            np.shape(found.get(k)) == v.shape and np.allclose(found[k], v, rtol=1e-6, atol=1e-9)
+            for k, v in candidate.items()
+        )
+
+    if same(params):
+        return "the weights did not change: fit must call optimizer.step(self.params, self.grads) after self.backward"
+    if same(reference_fit(spec, params, X, y, lr, epochs, batch_size, "step_first")[1]):
+        return (
+            "optimizer.step runs before backward, so each update uses the previous step's gradients: "
+            "forward, loss, loss.backward(), self.backward(...), then optimizer.step"
+        )
+    return None
+
+
+@check("Sequential", "fit_sgd", timeout=20)
+def sequential_fit_sgd(t):
+    require(t, "Sequential.fit", *FIT_PARTS)
+    n, batch_size, epochs, lr = 10, 4, 2, 0.5
+    params, X, y = fit_data(n, k=1)
+    net, layers = build_net(t, FIT_NET, params)
+    got = net.call(
+        "fit",
+        X,
+        y,
+        make(t, "SoftmaxCrossEntropy"),
+        make(t, "SGD", lr=lr),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=False,
+    )
+    losses = fit_losses(got, n, batch_size, epochs)
+    expected_losses, expected_params = reference_fit(FIT_NET, params, X, y, lr, epochs, batch_size)
+    found = layer_params(FIT_NET, layers)
+    mistake = fit_mistake(found, FIT_NET, params, X, y, lr, epochs, batch_size)
+    hints = [lambda got, exp: mistake]
+    given = (
+        f"{spec_text(FIT_NET)} with SoftmaxCrossEntropy and SGD(lr={lr}) on N = {n} samples, "
+        f"batch_size={batch_size} (batches of 4, 4, 2), epochs={epochs}, shuffle=False"
+    )
+    expect_array(
+        losses, expected_losses, "Sequential.fit: the loss of each step", given, HISTORY_TOL, hints=hints
+    )
+    for key, value in expected_params.items():
+        expect_array(
+            found.get(key),
+            value,
+            f"Sequential.fit: {key_text(key, 'params')} after training",
+            given,
+            FIT_TOL,
+            hints=hints,
+        )
+
+
+@check("Sequential", "fit_shuffle", timeout=20)
+def sequential_fit_shuffle(t):
+    require(t, "Sequential.fit", *FIT_PARTS)
+    n, batch_size, epochs, steps = 20, 4, 2, 5
+    params, X, y = fit_data(n, k=2)
+    # Mean losses measured with the student's own network and loss, as fit sees them.
+    net, _ = build_net(t, FIT_NET, params)
+    loss = make(t, "SoftmaxCrossEntropy")
+
+    def mean_loss(rows):
+        return float(np.asarray(loss.call("forward", net.call("forward", X[rows]), y[rows])).reshape(-1)[0])
+
+    overall = mean_loss(np.arange(n))
+    in_order = sorted(mean_loss(np.arange(s, s + batch_size)) for s in range(0, n, batch_size))
+    runs = []
+    for _ in range(2):
+        net, _ = build_net(t, FIT_NET, params)
+        got = net.call(
+            "fit",
+            X,
+            y,
+            make(t, "SoftmaxCrossEntropy"),
+            make(t, "SGD", lr=0.0),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            rng=Rng(5),
+        )
+        runs.append(fit_losses(got, n, batch_size, epochs))
+    given = f"N = {n}, batch_size={batch_size}, epochs={epochs}, shuffle=True, SGD(lr=0) so the weights stay fixed"
+    for e in range(epochs):
+        batch = runs[0][e * steps : (e + 1) * steps]
+        if not np.isclose(batch.mean(), overall, rtol=1e-9):
+            raise CheckFailure(
+                f"Sequential.fit: the {steps} mini-batch losses of epoch {e + 1} average to {batch.mean():.8g}, "
+                f"but the mean loss over all {n} samples is {overall:.8g} ({given})",
+                hint="each epoch must visit every sample exactly once, with X and y in the same order: "
+                "index both with one permutation, e.g. order = rng.permutation(N)",
+            )
+        if np.allclose(np.sort(batch), in_order, rtol=1e-9):
+            raise CheckFailure(
+                f"Sequential.fit: epoch {e + 1} used the samples in their original order ({given})",
+                hint="shuffle=True must shuffle the sample order each epoch, e.g. order = rng.permutation(N)",
+            )
+    if not np.allclose(runs[0], runs[1], rtol=1e-12):
+        raise CheckFailure(
+            f"Sequential.fit: two runs with rng=np.random.default_rng(5) gave different losses ({given})",
+            hint="draw the order from the rng argument (rng.permutation), not from np.random",
+        )
+
+
+# ----------------------------------------------------------------------------- learning
+# Convergence uses fixed seeds of its own (not the grader's per-run seed): it must never be flaky.
+GATES = {"AND": [0, 0, 0, 1], "OR": [0, 1, 1, 1], "NAND": [1, 1, 1, 0]}
+GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+
+
+def train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test=None, y_test=None):
+    """Fit a Sequential of the student's layers with SGD; (accuracy on the test data, losses)."""
+    net, _ = build_net(t, spec, params)
+    losses = net.call(
+        "fit",
+        X,
+        y,
+        make(t, "SoftmaxCrossEntropy"),
+        make(t, "SGD", lr=lr),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=False,
+    )
+    X_test, y_test = (X, y) if X_test is None else (X_test, y_test)
+    scores = net.call("forward", X_test)
+    if not isinstance(scores, np.ndarray) or scores.shape != (len(X_test), spec[-1][2]):
+        raise CheckFailure(
+            f"Sequential.forward returned {type(scores).__name__} of shape {np.shape(scores)}, expected {(len(X_test), spec[-1][2])}"
+        )
+    return float(np.mean(scores.argmax(axis=1) == y_test)), losses
+
+
+def learning_failure(what, accuracy, needed, losses, setup):
+    try:
+        curve = np.asarray(losses, dtype=float).ravel()
+        trend = f"; the loss went from {curve[0]:.3g} to {curve[-1]:.3g}" if curve.size else ""
+        stuck = curve.size > 1 and not curve[-1] < 0.9 * curve[0]
+    except (TypeError, ValueError):
+        trend, stuck = "", False
+    raise CheckFailure(
+        f"Sequential.fit did not learn {what}: accuracy {accuracy:.1%} (needs {needed:.0%}) after {setup}{trend}",
+        hint="the loss does not go down: does fit call optimizer.step(self.params, self.grads) after self.backward?"
+        if stuck
+        else "check that fit passes loss.backward() to self.backward and steps after every mini-batch",
+    )
+
+
+@check("Sequential", "learns_gates", timeout=60)
+def sequential_learns_gates(t):
+    require(t, "Sequential.fit", *FIT_PARTS)
+    spec = [("Affine", 2, 4), ("Tanh",), ("Affine", 4, 2)]
+    epochs, lr = 200, 1.0
+    for k, (gate, labels) in enumerate(GATES.items()):
+        params = random_params(spec, np.random.default_rng(10 + k), scale=1.0)
+        y = np.array(labels)
+        accuracy, losses = train_and_score(t, spec, params, GATE_INPUTS, y, lr, epochs, 4)
+        if accuracy < 1.0:
+            setup = (
+                f"{epochs} epochs of full-batch SGD(lr={lr}) on {spec_text(spec)} from the grader's weights"
+            )
+            learning_failure(f"the {gate} gate", accuracy, 1.0, losses, setup)
+
+
+@check("Sequential", "learns_xor", timeout=60)
+def sequential_learns_xor(t):
+    require(t, "Sequential.fit", *FIT_PARTS)
+    spec = [("Affine", 2, 8), ("Tanh",), ("Affine", 8, 2)]
+    epochs, lr = 300, 1.0
+    params = random_params(spec, np.random.default_rng(20), scale=1.0)
+    accuracy, losses = train_and_score(t, spec, params, GATE_INPUTS, np.array([0, 1, 1, 0]), lr, epochs, 4)
+    if accuracy < 1.0:
+        setup = f"{epochs} epochs of full-batch SGD(lr={lr}) on {spec_text(spec)} from the grader's weights"
+        learning_failure("XOR", accuracy, 1.0, losses, setup)
+
+
+DIGITS_ACCURACY = 0.90
+
+
+@functools.cache
+def digits():
+    """scikit-learn's bundled 8x8 digits scaled to [0, 1], shuffled once: (X_train, y_train, X_test, y_test)."""
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
+    if path is not None and path.is_file():  # the file load_digits reads, without importing sklearn (slow)
+        data = np.loadtxt(path, delimiter=",")
+        X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    else:
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(X))
+    X, y = X[order] / 16.0, y[order]
+    return X[:1200], y[:1200], X[1200:], y[1200:]
+
+
+@check("Sequential", "learns_digits", timeout=60)
+def sequential_learns_digits(t):
+    require(t, "Sequential.fit", "Affine", "Relu", "SoftmaxCrossEntropy", "SGD")
+    spec = [("Affine", 64, 32), ("Relu",), ("Affine", 32, 10)]
+    epochs, lr, batch_size = 5, 0.1, 16
+    X, y, X_test, y_test = digits()
+    params = he_params(spec, np.random.default_rng(30))
+    accuracy, losses = train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test, y_test)
+    if accuracy < DIGITS_ACCURACY:
+        setup = (
+            f"{epochs} epochs of SGD(lr={lr}), batch_size={batch_size}, on {spec_text(spec)} from He-scaled weights, "
+            f"trained on 1200 of scikit-learn's digits and tested on the other {len(X_test)}"
+        )
+        learning_failure("the digits", accuracy, DIGITS_ACCURACY, losses, setup)

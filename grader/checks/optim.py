@@ -1,1 +1,494 @@
-"""Checks for chapter module optim (being written)."""
+"""Checks for the optimizers SGD, Momentum, AdaGrad, RMSProp and Adam.
+
+Every check runs a few `step(params, grads)` calls on grader-chosen dicts of
+arrays and compares the change of each parameter with an oracle written here.
+The oracle accepts the usual equivalent conventions: PyTorch-style momentum
+(v = mu * v + g, p -= lr * v), eps inside or outside the square root, and
+Adam's `lr_t` formulation (the optimizers are built with a tiny eps).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..expect import expect_array, given_shapes
+from ..numeric import rel_error
+from ..registry import check
+from ..results import CheckFailure
+from .common import data_rng, make, spread
+
+STEP_TOL = 1e-5  # relative error of one step (eps conventions differ by far less)
+HINT_TOL = 1e-4  # how close an answer must be to a known-wrong formula to name it
+TINY_EPS = 1e-12
+
+HYPER = {
+    "SGD": {"lr": 0.1},
+    "Momentum": {"lr": 0.1, "momentum": 0.8},
+    "AdaGrad": {"lr": 0.1, "eps": TINY_EPS},
+    "RMSProp": {"lr": 0.05, "alpha": 0.9, "eps": TINY_EPS},
+    "Adam": {"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": TINY_EPS},
+}
+STATEFUL = ("Momentum", "AdaGrad", "RMSProp", "Adam")
+ADAPTIVE = ("AdaGrad", "RMSProp", "Adam")
+
+
+# ----------------------------------------------------------------------------- oracle update rules
+# rule(p, g, state, t, **hyper) -> the new p. `state` is the dict kept for one key,
+# `t` counts the calls to step (1 on the first).
+def sgd_rule(p, g, state, t, lr, weight_decay=0.0):
+    return p - lr * (g + weight_decay * p)
+
+
+def momentum_rule(p, g, state, t, lr, momentum, weight_decay=0.0):
+    state["v"] = momentum * state.get("v", 0.0) - lr * (g + weight_decay * p)
+    return p + state["v"]
+
+
+def adagrad_rule(p, g, state, t, lr, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = state.get("h", 0.0) + g * g
+    return p - lr * g / (np.sqrt(state["h"]) + eps)
+
+
+def rmsprop_rule(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = alpha * state.get("h", 0.0) + (1 - alpha) * g * g
+    return p - lr * g / (np.sqrt(state["h"]) + eps)
+
+
+def adam_moments(g, state, beta1, beta2):
+    state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
+    state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g * g
+    return state["m"], state["v"]
+
+
+def adam_rule(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+RULES = {
+    "SGD": sgd_rule,
+    "Momentum": momentum_rule,
+    "AdaGrad": adagrad_rule,
+    "RMSProp": rmsprop_rule,
+    "Adam": adam_rule,
+}
+
+
+def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
+    """Parameters before and after each step (a list of dicts, index 0 = params0).
+
+    shared: one state for all keys (a mistake); counter: how t is counted,
+    "call" (correct), "per_key", "zero" (never incremented) or "plus_one".
+    """
+    params = {k: np.array(v, dtype=np.float64) for k, v in params0.items()}
+    history, states, visits = [{k: v.copy() for k, v in params.items()}], {}, 0
+    with np.errstate(all="ignore"):
+        for step, grads in enumerate(grads_seq, start=1):
+            for key in params:
+                visits += 1
+                t = {"call": step, "per_key": visits, "zero": 0, "plus_one": step + 1}[counter]
+                state = states.setdefault(None if shared else key, {})
+                params[key] = rule(params[key], np.asarray(grads[key], dtype=np.float64), state, t, **hyper)
+            history.append({k: v.copy() for k, v in params.items()})
+    return history
+
+
+# ----------------------------------------------------------------------------- known mistakes
+@dataclass(frozen=True)
+class Mistake:
+    text: str
+    rule: object
+    shared: bool = False
+    counter: str = "call"
+
+
+def decay_flipped(rule):
+    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
+        return rule(p, g - weight_decay * p, state, t, **hyper)
+
+    return wrong
+
+
+def decay_ignored(rule):
+    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
+        return rule(p, g, state, t, **hyper)
+
+    return wrong
+
+
+def decay_decoupled(rule):
+    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
+        return rule(p, g, state, t, **hyper) - hyper["lr"] * weight_decay * p
+
+    return wrong
+
+
+def decay_mistakes(name):
+    rule = RULES[name]
+    return [
+        Mistake(
+            "weight decay has the wrong sign: add weight_decay * param to the gradient", decay_flipped(rule)
+        ),
+        Mistake("weight_decay is ignored: add weight_decay * param to the gradient", decay_ignored(rule)),
+        Mistake(
+            "weight decay is applied to the parameter directly (decoupled, AdamW style): "
+            "add weight_decay * param to the gradient before the update",
+            decay_decoupled(rule),
+        ),
+    ]
+
+
+def momentum_no_velocity(p, g, state, t, lr, momentum, weight_decay=0.0):
+    return sgd_rule(p, g, state, t, lr, weight_decay)
+
+
+def momentum_dampened(p, g, state, t, lr, momentum, weight_decay=0.0):
+    state["v"] = momentum * state.get("v", 0.0) - (1 - momentum) * lr * (g + weight_decay * p)
+    return p + state["v"]
+
+
+def adagrad_no_accumulation(p, g, state, t, lr, eps, weight_decay=0.0):
+    return adagrad_rule(p, g, {}, t, lr, eps, weight_decay)
+
+
+def adagrad_no_sqrt(p, g, state, t, lr, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = state.get("h", 0.0) + g * g
+    return p - lr * g / (state["h"] + eps)
+
+
+def rmsprop_alpha_swapped(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
+    return rmsprop_rule(p, g, state, t, lr, 1 - alpha, eps, weight_decay)
+
+
+def rmsprop_as_adagrad(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
+    return adagrad_rule(p, g, state, t, lr, eps, weight_decay)
+
+
+def rmsprop_no_one_minus_alpha(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = alpha * state.get("h", 0.0) + g * g
+    return p - lr * g / (np.sqrt(state["h"]) + eps)
+
+
+def adam_no_correction(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    return p - lr * m / (np.sqrt(v) + eps)
+
+
+def adam_corrects_m_only(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    return p - lr * m / (1 - beta1**t) / (np.sqrt(v) + eps)
+
+
+def adam_corrects_v_only(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    return p - lr * m / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def adam_betas_swapped(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["m"] = (1 - beta1) * state.get("m", 0.0) + beta1 * g
+    state["v"] = (1 - beta2) * state.get("v", 0.0) + beta2 * g * g
+    m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+ADAM_T_ONCE = "increment it once per call to step, before the update (t = 1 on the first step)"
+
+MISTAKES = {
+    "SGD": decay_mistakes("SGD"),
+    "Momentum": [
+        Mistake("the velocity is not kept between steps (this is plain SGD)", momentum_no_velocity),
+        Mistake(
+            "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad", momentum_dampened
+        ),
+        *decay_mistakes("Momentum"),
+    ],
+    "AdaGrad": [
+        Mistake(
+            "AdaGrad does not accumulate: h must be the running sum of grad**2 over all steps (h += grad**2)",
+            adagrad_no_accumulation,
+        ),
+        Mistake("the step is divided by h: divide by sqrt(h) + eps", adagrad_no_sqrt),
+        *decay_mistakes("AdaGrad"),
+    ],
+    "RMSProp": [
+        Mistake(
+            "RMSProp uses alpha the wrong way round: h = alpha * h + (1 - alpha) * grad**2",
+            rmsprop_alpha_swapped,
+        ),
+        Mistake(
+            "h accumulates grad**2 without decay (that is AdaGrad): h = alpha * h + (1 - alpha) * grad**2",
+            rmsprop_as_adagrad,
+        ),
+        Mistake(
+            "grad**2 is not scaled by (1 - alpha): h = alpha * h + (1 - alpha) * grad**2",
+            rmsprop_no_one_minus_alpha,
+        ),
+        *decay_mistakes("RMSProp"),
+    ],
+    "Adam": [
+        Mistake(
+            "Adam without bias correction: use m / (1 - beta1**t) and v / (1 - beta2**t)", adam_no_correction
+        ),
+        Mistake(
+            "Adam bias correction applied to m only: correct v too, v / (1 - beta2**t)", adam_corrects_m_only
+        ),
+        Mistake(
+            "Adam bias correction applied to v only: correct m too, m / (1 - beta1**t)", adam_corrects_v_only
+        ),
+        Mistake(
+            f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}", adam_rule, counter="zero"
+        ),
+        Mistake(f"Adam step counter t incremented per key: {ADAM_T_ONCE}", adam_rule, counter="per_key"),
+        Mistake(f"Adam step counter t is off by one: {ADAM_T_ONCE}", adam_rule, counter="plus_one"),
+        Mistake(
+            "beta1/beta2 used the wrong way round: m = beta1 * m + (1 - beta1) * grad, "
+            "v = beta2 * v + (1 - beta2) * grad**2",
+            adam_betas_swapped,
+        ),
+        *decay_mistakes("Adam"),
+    ],
+}
+
+UPHILL = {
+    "Momentum": "momentum update has the wrong sign: v = momentum * v - lr * grad, then param += v "
+    "(or v = momentum * v + grad, then param -= lr * v)",
+}
+UPHILL_DEFAULT = "the parameters move up the gradient: subtract the step (param -= ...)"
+NO_CHANGE = (
+    "step did not change the parameters: update the arrays of params in place (p -= ..., not p = p - ...)"
+)
+SHARED_STATE = "optimizer state is shared between keys: keep one state array per key (e.g. self.h[key])"
+
+
+# ----------------------------------------------------------------------------- hints
+def same_answer(got, candidate):
+    """True if `got` matches a candidate answer (non-finite entries must coincide)."""
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != candidate.shape:
+        return False
+    bad = ~np.isfinite(candidate)
+    if bad.any():
+        return bool(np.array_equal(~np.isfinite(got), bad)) and (
+            rel_error(got[~bad], candidate[~bad]) <= HINT_TOL if (~bad).any() else True
+        )
+    return rel_error(got, candidate) <= HINT_TOL
+
+
+def mistake_hint(text, candidate, expected):
+    """A hint naming `text` when the answer equals `candidate` (and the candidate is really wrong)."""
+    distinct = not np.all(np.isfinite(candidate)) or rel_error(candidate, expected) > 10 * HINT_TOL
+
+    def hint(got, exp):
+        return text if distinct and same_answer(got, candidate) else None
+
+    return hint
+
+
+def generic_hints(name):
+    def no_change(got, expected):
+        got = np.asarray(got, dtype=np.float64)
+        return NO_CHANGE if got.size and not np.any(got) and np.any(expected) else None
+
+    def uphill(got, expected):
+        return UPHILL.get(name, UPHILL_DEFAULT) if same_answer(got, -np.asarray(expected)) else None
+
+    return [no_change, uphill]
+
+
+# ----------------------------------------------------------------------------- running an optimizer
+def describe_hyper(name, hyper):
+    return f"{name}({', '.join(f'{k}={v:g}' for k, v in hyper.items())})"
+
+
+def fetch_params(params, params0, name):
+    """The student's params dict after a step, checking it still has the same keys."""
+    current = params.fetch()
+    if not isinstance(current, dict) or set(current) != set(params0):
+        keys = sorted(current) if isinstance(current, dict) else type(current).__name__
+        raise CheckFailure(
+            f"{name}.step changed the keys of params: {keys} instead of {sorted(params0)}",
+            hint="update each array of params in place; do not add, remove or rename keys",
+        )
+    return current
+
+
+def change(now, before):
+    """now - before, or `now` itself when it is not a float array of the same shape."""
+    if isinstance(now, np.ndarray) and now.shape == before.shape and np.issubdtype(now.dtype, np.floating):
+        return now - before
+    return now
+
+
+def expect_grads_untouched(grads_ref, grads, name):
+    after = grads_ref.fetch()
+    for key, g in grads.items():
+        kept = after.get(key) if isinstance(after, dict) else None
+        if not (isinstance(kept, np.ndarray) and kept.shape == g.shape and np.array_equal(kept, g)):
+            raise CheckFailure(
+                f"{name}.step modified grads[{key!r}] in place",
+                hint="the grads belong to the layers: compute g = g + weight_decay * p (a new array), "
+                "never g += ... or grads[key] = ...",
+            )
+
+
+def run_steps(t, name, hyper, params0, grads_seq, situation, extra=()):
+    """Run step once per grads dict and compare every parameter's change with the oracle's.
+
+    params0: key -> array; grads_seq: list of dicts with the same keys and shapes;
+    extra: more Mistakes to name in hints.
+    """
+    opt = make(t, name, **hyper)
+    params = t.put(params0, "params")
+    expected = simulate(RULES[name], hyper, params0, grads_seq)
+    wrong = [
+        (m.text, simulate(m.rule, hyper, params0, grads_seq, m.shared, m.counter))
+        for m in list(extra) + MISTAKES[name]
+    ]
+    given = f"{describe_hyper(name, hyper)}, params {given_shapes(**params0)}, {situation}"
+    before = params0
+    for step, grads in enumerate(grads_seq, start=1):
+        grads_ref = t.put(grads, "grads")
+        opt.run("step", params, grads_ref)
+        expect_grads_untouched(grads_ref, grads, name)
+        now = fetch_params(params, params0, name)
+        for key in params0:
+            exp = expected[step][key] - expected[step - 1][key]
+            hints = [mistake_hint(text, h[step][key] - h[step - 1][key], exp) for text, h in wrong]
+            expect_array(
+                change(now[key], before[key]),
+                exp,
+                f"{name}.step: the change of params[{key!r}] at step {step}",
+                given,
+                tol=STEP_TOL,
+                hints=hints + generic_hints(name),
+            )
+        before = now
+
+
+def random_params(rng, shapes):
+    return {key: spread(rng, shape, 0.5, 2.0) for key, shape in shapes.items()}
+
+
+def random_grads(rng, shapes, steps):
+    return [random_params(rng, shapes) for _ in range(steps)]
+
+
+# ----------------------------------------------------------------------------- the checks
+def first_step(name):
+    def run(t):
+        rng = data_rng(600)
+        shapes = {"W": (3, 4), "b": (4,)}
+        params0 = random_params(rng, shapes)
+        run_steps(t, name, HYPER[name], params0, random_grads(rng, shapes, 1), "one step")
+
+    return run
+
+
+def several_steps(name):
+    def run(t):
+        rng = data_rng(601)
+        shapes = {"W1": (3, 4), "b1": (4,), "K": (2, 2, 3)}
+        params0 = random_params(rng, shapes)
+        grads = random_grads(rng, shapes, 4)
+        run_steps(t, name, HYPER[name], params0, grads, "4 steps with changing grads")
+
+    return run
+
+
+def per_key_state(name):
+    def run(t):
+        rng = data_rng(602)
+        shapes = {"a": (2, 3), "b": (2, 3)}
+        params0 = random_params(rng, shapes)
+        grads = random_grads(rng, shapes, 3)
+        shared = Mistake(SHARED_STATE, RULES[name], shared=True)
+        situation = "3 steps, two keys of the same shape with different grads"
+        run_steps(t, name, HYPER[name], params0, grads, situation, extra=[shared])
+
+    return run
+
+
+def weight_decay(name):
+    def run(t):
+        rng = data_rng(603)
+        shapes = {"W": (3, 4), "b": (4,)}
+        params0 = random_params(rng, shapes)
+        grads = random_grads(rng, shapes, 3)
+        hyper = {**HYPER[name], "weight_decay": 0.2}
+        run_steps(t, name, hyper, params0, grads, "3 steps with weight decay")
+
+    return run
+
+
+def zero_gradient(name):
+    def run(t):
+        rng = data_rng(604)
+        shapes = {"W": (3, 4), "b": (4,)}
+        params0 = random_params(rng, shapes)
+        grads = random_grads(rng, shapes, 2)
+        for g in grads:
+            g["W"][0] = 0.0
+            g["b"][1] = 0.0
+        no_eps = Mistake(
+            "a zero gradient gives 0 / 0 = nan: add eps to the denominator (sqrt(h) + eps)",
+            lambda p, g, state, t, **hyper: RULES[name](p, g, state, t, **{**hyper, "eps": 0.0}),
+        )
+        hyper = {**HYPER[name], "eps": 1e-8}
+        situation = "2 steps where some gradient entries are exactly 0 (those must not move)"
+        run_steps(t, name, hyper, params0, grads, situation, extra=[no_eps])
+
+    return run
+
+
+def in_place(name):
+    def run(t):
+        rng = data_rng(605)
+        shapes = {"W": (3, 4), "b": (4,)}
+        params0 = random_params(rng, shapes)
+        held = {key: t.put(value, f"params[{key!r}]") for key, value in params0.items()}
+        params = t.put(held, "params")  # the dict holds the very arrays of `held`
+        opt = make(t, name, **HYPER[name])
+        for grads in random_grads(rng, shapes, 2):
+            opt.run("step", params, grads)
+        current = fetch_params(params, params0, name)
+        for key, start in params0.items():
+            if isinstance(current[key], np.ndarray) and np.array_equal(current[key], start, equal_nan=True):
+                raise CheckFailure(f"{name}.step did not change params[{key!r}]", hint=NO_CHANGE)
+            if not np.array_equal(held[key].fetch(), current[key], equal_nan=True):
+                raise CheckFailure(
+                    f"{name}.step: the array that was params[{key!r}] before the step was not updated "
+                    "(the layer holding it would not learn)",
+                    hint="parameters were replaced by new arrays: update them in place (p -= ...)",
+                )
+
+    return run
+
+
+def adam_bias_correction(t):
+    rng = data_rng(606)
+    shapes = {"W": (2, 3), "b": (3,)}
+    params0 = random_params(rng, shapes)
+    constant = random_params(rng, shapes)
+    situation = "3 steps with the same grads (each bias-corrected step is about -lr * sign(grad))"
+    run_steps(t, "Adam", HYPER["Adam"], params0, [constant] * 3, situation)
+
+
+CHECKS = [
+    ("first_step", first_step, ("SGD", *STATEFUL)),
+    ("several_steps", several_steps, ("SGD", *STATEFUL)),
+    ("per_key_state", per_key_state, STATEFUL),
+    ("in_place", in_place, ("SGD", *STATEFUL)),
+    ("weight_decay", weight_decay, ("SGD", *STATEFUL)),
+    ("zero_gradient", zero_gradient, ADAPTIVE),
+]
+
+for _check_name, _factory, _names in CHECKS:
+    for _name in _names:
+        check(_name, _check_name)(_factory(_name))
+check("Adam", "bias_correction")(adam_bias_correction)

@@ -1,1 +1,267 @@
-"""Checks for chapter module perceptron (being written)."""
+"""Checks for the AND, NAND, OR, XOR gates and the Perceptron with its learning rule."""
+
+import numpy as np
+
+from ..contract import need
+from ..expect import expect_untouched, given_shapes
+from ..registry import check
+from ..results import CheckFailure
+from .common import data_rng, make
+from .functions import as_zero_one
+
+INPUTS = [(0, 0), (0, 1), (1, 0), (1, 1)]
+TABLES = {  # outputs for INPUTS, in order
+    "AND": (0, 0, 0, 1),
+    "NAND": (1, 1, 1, 0),
+    "OR": (0, 1, 1, 1),
+    "NOR": (1, 0, 0, 0),
+    "XOR": (0, 1, 1, 0),
+    "XNOR": (1, 0, 0, 1),
+    "a constant 0": (0, 0, 0, 0),
+    "a constant 1": (1, 1, 1, 1),
+    "x1 alone": (0, 0, 1, 1),
+    "x2 alone": (0, 1, 0, 1),
+}
+ADVICE = {
+    (
+        "AND",
+        "OR",
+    ): "the bias is too weak, so a single 1 already crosses the threshold (e.g. w = (0.5, 0.5), b = -0.7)",
+    (
+        "OR",
+        "AND",
+    ): "the bias is too negative, so a single 1 does not cross the threshold (e.g. w = (0.5, 0.5), b = -0.2)",
+    ("NAND", "AND"): "flip the signs of the weights and of the bias",
+    (
+        "NAND",
+        "NOR",
+    ): "the bias is too small: only (1, 1) should fall below the threshold (e.g. w = (-0.5, -0.5), b = 0.7)",
+    ("XOR", "OR"): "(1, 1) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
+    ("XOR", "NAND"): "(0, 0) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
+    ("XOR", "XNOR"): "the output is inverted: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
+}
+GATE_VALUE_HINT = "return 0 or 1: threshold the weighted sum, 1 if w . x + b > 0 else 0"
+
+
+def show(table):
+    return ", ".join(f"{a}{b} -> {v}" for (a, b), v in zip(INPUTS, table, strict=True))
+
+
+def gate_hint(gate, table):
+    """Name the gate that `table` computes, with advice for the classic confusions."""
+    name = next((n for n, known in TABLES.items() if known == table and n != gate), None)
+    advice = ADVICE.get((gate, name))
+    if advice is None and gate == "XOR":
+        advice = "one perceptron cannot compute XOR; combine the gates as AND(NAND(x1, x2), OR(x1, x2))"
+    elif advice is None and name and name.startswith("a constant"):
+        side = "never" if name.endswith("0") else "always"
+        advice = f"the threshold is {side} crossed; check the bias against the weights"
+    if name is None:
+        return advice
+    return f"your {gate} behaves like {name}" + (f": {advice}" if advice else "")
+
+
+def check_gate(t, gate):
+    need(t, gate)
+    got = []
+    for x1, x2 in INPUTS:
+        value = as_zero_one(
+            t.call(gate, x1, x2), f"{gate}({x1}, {x2})", f"x1 = {x1}, x2 = {x2}", (), GATE_VALUE_HINT
+        )
+        got.append(int(value))
+    table = tuple(got)
+    if table != TABLES[gate]:
+        raise CheckFailure(
+            f"{gate} gives {show(table)}; expected {show(TABLES[gate])}", hint=gate_hint(gate, table)
+        )
+
+
+def gate_check(gate):
+    def run(t):
+        check_gate(t, gate)
+
+    return run
+
+
+for _gate in ("AND", "NAND", "OR", "XOR"):
+    check(_gate, "truth_table")(gate_check(_gate))
+
+
+# ----------------------------------------------------------------------------- Perceptron
+@check("Perceptron", "predict")
+def perceptron_predict(t):
+    rng = data_rng(100)
+    w, b = rng.uniform(0.5, 1.5, 3) * rng.choice([-1.0, 1.0], 3), 0.8
+    X = rng.normal(0.0, 1.0, (7, 3))
+    X[0] = -0.5 * b * w / (w @ w)  # x . w = -b/2: 1 with the bias, 0 without it
+    X[1] = -1.5 * b * w / (w @ w)  # x . w + b = -b/2
+    p = make(t, "Perceptron", 3, lr=0.1)
+    p.set("w", w)
+    p.set("b", b)
+    z = X @ w + b
+    given = given_shapes(X=X) + ", w and b set by the grader"
+    got = as_zero_one(p.call("predict", X), "Perceptron.predict(X)", given, (7,), GATE_VALUE_HINT)
+    expect_untouched(t, "Perceptron.predict")
+    expected = (z > 0).astype(np.int64)
+    if not np.array_equal(got, expected):
+        hint = None
+        if np.array_equal(got, (X @ w > 0).astype(np.int64)):
+            hint = "the bias b is not added: threshold x . w + b"
+        elif np.array_equal(got, 1 - expected):
+            hint = "the output is inverted: 1 where x . w + b > 0, else 0"
+        raise CheckFailure(f"Perceptron.predict(X) gives {got}, expected {expected} for {given}", hint=hint)
+    for i in (0, 2):
+        one = as_zero_one(
+            p.call("predict", X[i]), "Perceptron.predict(x)", "a single sample x of shape (3,)", ()
+        )
+        if int(one) != expected[i]:
+            raise CheckFailure(
+                f"Perceptron.predict(x) gives {int(one)}, expected {expected[i]} for a single sample x of shape (3,)"
+            )
+
+
+# A short fixed sequence with dyadic values and lr = 0.25: every update is exact in floating
+# point, so the weights after fit can be compared exactly with the rule's.
+FIT_X = np.array(
+    [
+        [1.0, 0.5, -1.0],
+        [0.5, -1.0, 1.0],
+        [-1.0, 1.0, 0.5],
+        [1.0, 1.0, 1.0],
+        [0.0, -0.5, 1.0],
+        [-0.5, 0.0, -1.0],
+    ]
+)
+FIT_Y = np.array([1, 0, 1, 1, 0, 0])
+FIT_LR = 0.25
+
+
+def perceptron_rule(X, y, lr, epochs, fire_at_zero=False, sign=1, bias=True):
+    """The perceptron rule from zero weights, visiting the samples in order.
+
+    fire_at_zero: predict 1 when x . w + b == 0 (some books threshold with >= 0).
+    sign and bias describe wrong variants (sign -1: update with prediction - target; bias False: b frozen).
+    Returns (w, b, mistakes counted during each epoch, mistakes of the weights at the end of each epoch).
+    """
+    w, b = np.zeros(X.shape[1]), 0.0
+    during, after = [], []
+
+    def predict(x):
+        z = x @ w + b
+        return ((z >= 0) if fire_at_zero else (z > 0)).astype(np.int64)
+
+    for _ in range(epochs):
+        wrong = 0
+        for xi, target in zip(X, y, strict=True):
+            delta = sign * (target - int(predict(xi)))
+            w = w + lr * delta * xi
+            b = b + lr * delta if bias else b
+            wrong += int(delta != 0)
+        during.append(wrong)
+        after.append(int(np.sum(predict(X) != y)))
+    return w, b, during, after
+
+
+def fit_perceptron(t, epochs):
+    """A fresh Perceptron(3, lr=0.25) fitted on the fixed sequence; returns (errors, w, b as a 1-vector)."""
+    p = make(t, "Perceptron", 3, lr=FIT_LR)
+    errors = p.call("fit", FIT_X, FIT_Y, epochs=epochs)
+    expect_untouched(t, "Perceptron.fit")
+    w, b = p.get("w"), p.get("b")
+    if not isinstance(w, np.ndarray) or w.shape != (3,):
+        raise CheckFailure(f"after fit, Perceptron.w should be an array of shape (3,), got {w!r}")
+    b_arr = np.asarray(b, dtype=float).reshape(-1) if b is not None else np.array([])
+    if b_arr.size != 1:
+        raise CheckFailure(f"after fit, Perceptron.b should be a single number, got {b!r}")
+    return errors, w, b_arr
+
+
+def same(w, b, rule):
+    return np.allclose(w, rule[0], rtol=0, atol=1e-12) and np.isclose(b[0], rule[1], rtol=0, atol=1e-12)
+
+
+FIT_MISTAKES = [
+    (dict(sign=-1), "the update has the wrong sign: move by lr * (target - prediction) * x"),
+    (dict(bias=False), "the bias b is never updated: add lr * (target - prediction) to b as well"),
+]
+
+
+@check("Perceptron", "fit_updates")
+def perceptron_fit_updates(t):
+    for epochs in (1, 3):
+        _, w, b = fit_perceptron(t, epochs)
+        rules = [perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, fire_at_zero=z) for z in (False, True)]
+        if any(same(w, b, rule) for rule in rules):
+            continue
+        hint = None
+        for variant, text in FIT_MISTAKES:
+            if any(
+                same(w, b, perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, z, **variant)) for z in (False, True)
+            ):
+                hint = text
+        if any(same(w, b, perceptron_rule(FIT_X, FIT_Y, 1.0, epochs, z)) for z in (False, True)):
+            hint = "the learning rate lr is not applied: the update is lr * (target - prediction) * x"
+        expected_w, expected_b = rules[0][:2]
+        raise CheckFailure(
+            f"after Perceptron(3, lr=0.25).fit(X, y, epochs={epochs}) on the grader's 6 samples (from zero "
+            f"weights), w = {np.round(w, 4)}, b = {b[0]:.4g}; the perceptron rule gives "
+            f"w = {expected_w}, b = {expected_b:g}",
+            hint=hint,
+        )
+
+
+@check("Perceptron", "fit_errors")
+def perceptron_fit_errors(t):
+    epochs, n = 5, len(FIT_Y)
+    errors = fit_perceptron(t, epochs)[0]
+    what = f"Perceptron.fit(X, y, epochs={epochs}) on {n} samples"
+    arr = np.asarray(errors) if isinstance(errors, (list, tuple, np.ndarray)) else None
+    if arr is None or arr.ndim != 1 or not np.issubdtype(arr.dtype, np.number):
+        raise CheckFailure(
+            f"{what} returned {errors!r}: expected a list of {epochs} error counts",
+            hint="return the list of mistakes counted in each epoch (append one count per epoch)",
+        )
+    if len(arr) != epochs:
+        hint = None
+        if len(arr) == n * epochs:
+            hint = (
+                "errors has one entry per sample: count the mistakes of each epoch and append once per epoch"
+            )
+        elif len(arr) == 1:
+            hint = "return one count per epoch, not a single total"
+        raise CheckFailure(
+            f"{what} returned {len(arr)} error counts, expected {epochs} (one per epoch)", hint=hint
+        )
+    counts = [
+        list(r[i])
+        for z in (False, True)
+        for r in [perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, z)]
+        for i in (2, 3)
+    ]
+    if [float(v) for v in arr] not in [[float(v) for v in c] for c in counts]:
+        raise CheckFailure(
+            f"{what} returned the error counts {arr.tolist()}; the perceptron rule makes {counts[0]} mistakes "
+            "per epoch (counted while visiting the samples)",
+        )
+
+
+GATE_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+
+
+@check("Perceptron", "learns_gates")
+def perceptron_learns_gates(t):
+    for gate in ("AND", "OR", "NAND"):
+        y = np.array(TABLES[gate])
+        p = make(t, "Perceptron", 2)
+        errors = p.call("fit", GATE_X, y, epochs=20)
+        got = as_zero_one(p.call("predict", GATE_X), "Perceptron.predict(X)", f"the 4 inputs of {gate}", (4,))
+        if not np.array_equal(got, y):
+            raise CheckFailure(
+                f"Perceptron(2) fitted for 20 epochs on {gate} predicts {show(got)}; expected {show(y)}"
+            )
+        last = np.asarray(errors).reshape(-1)[-1:] if errors is not None else []
+        if len(last) != 1 or last[0] != 0:
+            raise CheckFailure(
+                f"Perceptron(2) learned {gate} in 20 epochs, but fit reported {errors!r}: "
+                "the last epoch should count 0 mistakes"
+            )

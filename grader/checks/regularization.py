@@ -1,1 +1,566 @@
-"""Checks for chapter module regularization (being written)."""
+"""Checks for Dropout and BatchNorm1d.
+
+Dropout is graded by statistics and by structure (which entries are zero, how
+survivors are scaled, whether backward reuses the forward mask), never by the
+order in which the masks are drawn: masks from `rng.random`, `rng.uniform` or
+`rng.binomial` all pass. Rates are compared with 6 binomial standard deviations.
+
+BatchNorm1d is compared with a float64 oracle; gradients with central
+differences of that oracle in training mode, where the batch statistics depend
+on x. The value checks use a tiny eps and features of variance >= 16, so eps
+inside or outside the square root (and a fixed eps up to 1e-5) give the same
+values; the `eps` check alone grades the use of the constructor's eps, accepting
+both placements. The running variance may be biased (as documented) or unbiased
+(PyTorch's choice).
+"""
+
+import numpy as np
+
+from ..expect import GRAD_TOL, VALUE_TOL, expect_array, expect_untouched, given_shapes
+from ..numeric import rel_error
+from ..registry import check
+from ..results import CheckFailure
+from ..target import Rng
+from .common import check_gradient, data_rng, make, run_layer, set_params, spread
+
+SIGMAS = 6
+
+
+def value_hint(value, text):
+    """A hint that applies when the answer equals `value` (much closer to it than `value` is to the truth)."""
+
+    def hint(got, expected):
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape != np.shape(value):
+            return None
+        return text if rel_error(got, value) <= min(1e-5, rel_error(value, expected) / 10) else None
+
+    return hint
+
+
+def close_hint(candidate, text):
+    """A hint for check_gradient: applies when the answer equals `candidate(x, dout, params)`."""
+    return lambda x, dout, params: value_hint(candidate(x, dout, params), text)
+
+
+# ============================================================================= Dropout
+DROPOUT_RATES = [0.5, 0.2, 0.8]
+SWAPPED = "keep and drop probabilities are swapped: p is the probability of zeroing an entry"
+NOT_SCALED = "dropout survivors are not scaled by 1/(1-p)"
+ACTIVE_IN_EVAL = "dropout active in eval mode: when training is False, forward and backward are the identity"
+RESCALED_AT_TEST = (
+    "rescaled at test time: inverted dropout already scales in training, so eval mode is the identity"
+)
+
+
+def student_seed(k):
+    """A seed for a generator on the student's side, derived from the grader's seed."""
+    return int(data_rng(k).integers(2**31))
+
+
+def dropout(t, p, seed):
+    return make(t, "Dropout", p=p, rng=Rng(seed))
+
+
+def dropout_forward(t, layer, x):
+    out = layer.call("forward", x)
+    expect_untouched(t, "Dropout.forward")
+    if not isinstance(out, np.ndarray) or out.shape != x.shape:
+        raise CheckFailure(
+            f"Dropout.forward should return an array of the input's shape {x.shape}, got "
+            + (f"shape {out.shape}" if isinstance(out, np.ndarray) else repr(out))
+        )
+    return out
+
+
+@check("Dropout", "drop_rate")
+def dropout_drop_rate(t):
+    x = np.ones((100, 1000))
+    n = x.size
+    for k, p in enumerate(DROPOUT_RATES):
+        frac = float(np.mean(dropout_forward(t, dropout(t, p, student_seed(1000 + k)), x) == 0))
+        tol = SIGMAS * np.sqrt(p * (1 - p) / n)
+        if abs(frac - p) > tol:
+            hint = None
+            if frac == 0:
+                hint = "nothing was dropped in training mode"
+            elif abs(frac - (1 - p)) <= tol:
+                hint = SWAPPED
+            elif abs(frac - 0.5) <= SIGMAS * np.sqrt(0.25 / n):
+                hint = "p is ignored: half of the entries were dropped"
+            raise CheckFailure(
+                f"Dropout(p={p}).forward zeroed a fraction {frac:.4f} of {n} entries, expected {p} "
+                f"(tolerance {tol:.4f}: {SIGMAS} binomial standard deviations)",
+                hint=hint,
+            )
+    out = dropout_forward(t, dropout(t, 0.0, student_seed(1099)), x[:10])
+    by_p = "Dropout(p=0) gave inf or nan: divide the survivors by the keep probability 1 - p, not by p"
+    expect_array(
+        out,
+        x[:10],
+        "Dropout(p=0).forward output",
+        "p = 0 (nothing is dropped)",
+        hints=[lambda got, exp: None if np.all(np.isfinite(got)) else by_p],
+    )
+
+
+@check("Dropout", "scaling")
+def dropout_scaling(t):
+    rng = data_rng(800)
+    for k, (p, shape) in enumerate([(0.2, (2, 3, 4, 5)), (0.8, (30, 20)), (0.5, (7, 9))]):
+        x = spread(rng, shape, 0.5, 2.0)
+        out = dropout_forward(t, dropout(t, p, student_seed(1010 + k)), x)
+        kept = out != 0
+        if not kept.any():
+            raise CheckFailure(f"Dropout(p={p}).forward zeroed every entry of x of shape {shape}")
+        survivors, xs = out[kept], x[kept]
+        expect_array(
+            survivors,
+            xs / (1 - p),
+            f"Dropout(p={p}).forward output at the entries that were not dropped",
+            given_shapes(x=x) + " (survivors must be x / (1 - p))",
+            hints=[
+                value_hint(xs, NOT_SCALED),
+                value_hint(xs * (1 - p), "survivors are multiplied by (1 - p): divide them by (1 - p)"),
+                value_hint(xs / p, "survivors are scaled by 1/p: divide by the keep probability 1 - p"),
+            ],
+        )
+
+
+@check("Dropout", "backward_mask")
+def dropout_backward_mask(t):
+    rng = data_rng(801)
+    for k, p in enumerate([0.3, 0.5]):
+        x, dout = spread(rng, (50, 40), 0.5, 2.0), spread(rng, (50, 40), 0.5, 2.0)
+        out, dx = run_layer(t, dropout(t, p, student_seed(1020 + k)), x, dout, "Dropout")
+        kept = out != 0
+
+        def new_mask(got, expected, kept=kept):
+            got = np.asarray(got)
+            if got.shape == kept.shape and (got != 0).any() and not np.array_equal(got != 0, kept):
+                return "backward draws a new mask: reuse the mask of the last forward pass"
+            return None
+
+        expect_array(
+            dx,
+            np.where(kept, dout / (1 - p), 0.0),
+            f"Dropout(p={p}).backward: dx",
+            given_shapes(x=x, dout=dout) + " (dx must be 0 where out is 0, dout / (1 - p) elsewhere)",
+            hints=[
+                value_hint(dout, "dout is passed through unchanged: apply the forward mask and scale"),
+                value_hint(dout * kept, "dx is not scaled by 1/(1-p) like the forward survivors"),
+                new_mask,
+            ],
+        )
+
+
+@check("Dropout", "eval_identity")
+def dropout_eval_identity(t):
+    rng = data_rng(802)
+    p = 0.3
+    x, dout = spread(rng, (20, 30), 0.5, 2.0), spread(rng, (20, 30), 0.5, 2.0)
+    layer = dropout(t, p, student_seed(1030))
+    run_layer(t, layer, x, dout, "Dropout")  # a training pass first: eval must not reuse its mask
+    layer.set("training", False)
+    out, dx = run_layer(t, layer, x, dout, "Dropout")
+    given = given_shapes(x=x) + f", p = {p}, training False"
+    for got, value, what in [(out, x, "Dropout.forward output"), (dx, dout, "Dropout.backward: dx")]:
+        expect_array(
+            got,
+            value,
+            what,
+            given,
+            hints=[
+                lambda g, e: (
+                    ACTIVE_IN_EVAL if np.shape(g) == e.shape and np.any(np.asarray(g) == 0) else None
+                ),
+                value_hint(value * (1 - p), RESCALED_AT_TEST),
+                value_hint(value / (1 - p), RESCALED_AT_TEST),
+            ],
+        )
+
+
+@check("Dropout", "fresh_masks")
+def dropout_fresh_masks(t):
+    x = np.ones((20, 50))
+    layer = dropout(t, 0.5, student_seed(1040))
+    first = dropout_forward(t, layer, x) != 0
+    second = dropout_forward(t, layer, x) != 0
+    if np.array_equal(first, second):
+        raise CheckFailure(
+            "two forward calls of one Dropout(p=0.5) layer on x of shape (20, 50) dropped the same entries",
+            hint="the same mask is reused: draw a new mask on every forward pass in training mode",
+        )
+
+
+@check("Dropout", "uses_rng")
+def dropout_uses_rng(t):
+    x = np.ones((20, 50))
+
+    def mask(seed):
+        return dropout_forward(t, dropout(t, 0.5, seed), x) != 0
+
+    if not np.array_equal(mask(7), mask(7)):
+        raise CheckFailure(
+            "two Dropout(p=0.5) layers built with rng = default_rng(7) dropped different entries",
+            hint="masks are not drawn from self.rng: use self.rng.random(...), not np.random",
+        )
+    if np.array_equal(mask(7), mask(8)):
+        raise CheckFailure(
+            "Dropout(p=0.5) layers built with default_rng(7) and default_rng(8) dropped the same entries",
+            hint="the masks do not depend on the layer's rng: draw them from self.rng",
+        )
+
+
+# ============================================================================= BatchNorm1d
+BN_EPS = 1e-10  # tiny: eps inside or outside the square root give the same values
+BN_CASES = [(4, 4), (8, 5), (3, 2)]  # (N, D): square first, so a wrong-axis mean still broadcasts
+RUNNING_TOL = 1e-6
+
+
+def batch_norm(x, gamma, beta, mean, var, eps=BN_EPS):
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+
+
+def bn_train(x, gamma, beta, eps=BN_EPS, ddof=0):
+    """The training-mode oracle: statistics per feature over the batch axis (biased variance)."""
+    return batch_norm(x, gamma, beta, x.mean(axis=0), x.var(axis=0, ddof=ddof), eps)
+
+
+def bn_features(rng, n, d, low=4.0, high=8.0):
+    """x of shape (n, d) whose feature j has batch mean offset_j and batch std exactly scale_j.
+
+    With the default scales (variance >= 16) an eps up to 1e-5, wherever it is added,
+    moves the output by less than the tolerance: the eps check grades eps on its own.
+    """
+    z = rng.standard_normal((n, d))
+    z = (z - z.mean(axis=0)) / z.std(axis=0)
+    return rng.uniform(-3, 3, d) + rng.uniform(low, high, d) * z
+
+
+def bn_params(rng, d):
+    return {"gamma": spread(rng, d, 0.5, 2.0), "beta": rng.standard_normal(d)}
+
+
+def build_bn(t, case):
+    n, d = case
+    rng = data_rng(900 + 10 * n + d)
+    layer = make(t, "BatchNorm1d", d, eps=BN_EPS)
+    params = bn_params(rng, d)
+    set_params(layer, params)
+    return layer, bn_features(rng, n, d), params, rng.standard_normal((n, d))
+
+
+def bn_dx(x, dout, gamma, mean=None, var=None, eps=BN_EPS):
+    """Closed-form training-mode dx (used only to recognise mistakes); mean, var default to the batch's."""
+    n = x.shape[0]
+    mean = x.mean(axis=0) if mean is None else mean
+    inv_std = 1 / np.sqrt((x.var(axis=0) if var is None else var) + eps)
+    x_hat = (x - mean) * inv_std
+    dx_hat = dout * gamma
+    return inv_std / n * (n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0))
+
+
+def x_hat_of(x):
+    return (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + BN_EPS)
+
+
+WRONG_AXIS = (
+    "normalised over the wrong axis: normalise each feature over the batch (mean and var over axis 0)"
+)
+TRAIN_WITH_RUNNING = "running statistics used in training: normalise with the batch mean and variance"
+
+
+def bn_forward_mistakes(x, params):
+    g, b = params["gamma"], params["beta"]
+    d = x.shape[1]
+    per_sample = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + BN_EPS)
+    candidates = [
+        (g * per_sample + b, WRONG_AXIS),
+        (g * (x - x.mean()) / np.sqrt(x.var() + BN_EPS) + b, WRONG_AXIS),
+        (
+            bn_train(x, **params, ddof=1),
+            "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
+        ),
+        (batch_norm(x, g, b, np.zeros(d), np.ones(d)), TRAIN_WITH_RUNNING),
+        (batch_norm(x, g, b, 0.1 * x.mean(axis=0), 0.9 + 0.1 * x.var(axis=0)), TRAIN_WITH_RUNNING),
+        (x_hat_of(x), "gamma and beta are not applied: out = gamma * x_hat + beta"),
+    ]
+    if x.shape[0] == d:  # a mean over axis 1 without keepdims broadcasts along the features
+        candidates.append((g * (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + BN_EPS) + b, WRONG_AXIS))
+    return [value_hint(value, text) for value, text in candidates]
+
+
+@check("BatchNorm1d", "forward_train")
+def bn_forward_train(t):
+    for case in BN_CASES:
+        layer, x, params, _ = build_bn(t, case)
+        out = layer.call("forward", x)
+        expect_untouched(t, "BatchNorm1d.forward")
+        expect_array(
+            out,
+            bn_train(x, **params),
+            "BatchNorm1d.forward output (training)",
+            given_shapes(x=x),
+            hints=bn_forward_mistakes(x, params),
+        )
+
+
+def bn_oracle(x, gamma, beta):
+    return bn_train(x, gamma, beta)
+
+
+@check("BatchNorm1d", "backward_dx")
+def bn_backward_dx(t):
+    hints = [
+        close_hint(
+            lambda x, dout, p: dout * p["gamma"] / np.sqrt(x.var(axis=0) + BN_EPS),
+            "dx treats the batch mean and variance as constants: in training they depend on x",
+        ),
+        close_hint(lambda x, dout, p: bn_dx(x, dout, 1.0), "dx is missing the factor gamma"),
+    ]
+    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "x", hints=hints)
+
+
+@check("BatchNorm1d", "backward_dgamma")
+def bn_backward_dgamma(t):
+    hints = [
+        close_hint(
+            lambda x, dout, p: (dout * x).sum(axis=0), "dgamma uses x instead of the normalised x_hat"
+        ),
+        close_hint(
+            lambda x, dout, p: (dout * x_hat_of(x)).mean(axis=0),
+            "dgamma is the mean over the batch: it should be the sum",
+        ),
+    ]
+    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "gamma", hints=hints)
+
+
+@check("BatchNorm1d", "backward_dbeta")
+def bn_backward_dbeta(t):
+    hints = [
+        close_hint(
+            lambda x, dout, p: dout.mean(axis=0), "dbeta is the mean over the batch: it should be the sum"
+        )
+    ]
+    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "beta", hints=hints)
+
+
+def running_sequence(batches, statistic, initial, momentum):
+    """The running value after each batch: running = momentum * running + (1 - momentum) * statistic(x)."""
+    running, out = initial, []
+    for x in batches:
+        running = momentum * running + (1 - momentum) * statistic(x)
+        out.append(running)
+    return out
+
+
+def read_running(layer, d):
+    values = {}
+    for attr in ("running_mean", "running_var"):
+        value = layer.get(attr)
+        if not isinstance(value, np.ndarray) or value.shape != (d,):
+            raise CheckFailure(f"BatchNorm1d.{attr} should be an array of shape ({d},), got {value!r}")
+        values[attr] = value
+    return values
+
+
+def mean0(x):
+    return x.mean(axis=0)
+
+
+def var0(x):
+    return x.var(axis=0)
+
+
+@check("BatchNorm1d", "running_stats")
+def bn_running_stats(t):
+    rng = data_rng(910)
+    momentum, n, d = 0.8, 6, 4
+    layer = make(t, "BatchNorm1d", d, momentum=momentum)
+    batches = [bn_features(rng, n, d) for _ in range(3)]
+    got = []
+    for x in batches:
+        layer.call("forward", x)
+        expect_untouched(t, "BatchNorm1d.forward")
+        got.append(read_running(layer, d))
+    initial = {"running_mean": np.zeros(d), "running_var": np.ones(d)}
+    statistic = {"running_mean": mean0, "running_var": var0}
+    unbiased = running_sequence(batches, lambda x: x.var(axis=0, ddof=1), np.ones(d), momentum)
+    accept_unbiased = all(
+        rel_error(g["running_var"], u) <= RUNNING_TOL for g, u in zip(got, unbiased, strict=True)
+    )
+    for attr in ("running_mean", "running_var"):
+        if attr == "running_var" and accept_unbiased:
+            continue
+        stat = statistic[attr]
+        expected = running_sequence(batches, stat, initial[attr], momentum)
+        mistakes = [
+            (
+                running_sequence(batches, stat, initial[attr], 1 - momentum),
+                "momentum is used the wrong way round: running = momentum * running + (1 - momentum) * batch",
+            ),
+            ([initial[attr]] * len(batches), "running statistics are not updated in training mode"),
+            (
+                [stat(x) for x in batches],
+                "running statistics are replaced by the batch statistics: "
+                "running = momentum * running + (1 - momentum) * batch",
+            ),
+        ]
+        if attr == "running_var":
+            mistakes.append(
+                (
+                    running_sequence(batches, lambda x: x.std(axis=0), initial[attr], momentum),
+                    "running_var is updated with the standard deviation: use the batch variance",
+                )
+            )
+        for step, x in enumerate(batches):
+            expect_array(
+                got[step][attr],
+                expected[step],
+                f"BatchNorm1d.{attr}",
+                f"momentum = {momentum}, after {step + 1} training forward passes on batches of shape {x.shape}",
+                tol=RUNNING_TOL,
+                hints=[value_hint(values[step], text) for values, text in mistakes],
+            )
+
+
+def eval_layer(t, rng, n, d):
+    """A BatchNorm1d in eval mode with grader-chosen gamma, beta and running statistics."""
+    layer = make(t, "BatchNorm1d", d, eps=BN_EPS)
+    params = bn_params(rng, d)
+    set_params(layer, params)
+    stats = {"running_mean": rng.uniform(-2, 2, d), "running_var": rng.uniform(16, 64, d)}
+    for attr, value in stats.items():
+        layer.set(attr, value)
+    layer.set("training", False)
+    return layer, params, stats, bn_features(rng, n, d)
+
+
+@check("BatchNorm1d", "eval_forward")
+def bn_eval_forward(t):
+    rng = data_rng(920)
+    for n, d in [(6, 4), (3, 3)]:
+        layer, params, stats, x = eval_layer(t, rng, n, d)
+        out = layer.call("forward", x)
+        expect_untouched(t, "BatchNorm1d.forward")
+        g, b, rm, rv = params["gamma"], params["beta"], stats["running_mean"], stats["running_var"]
+        mom = 0.9
+        expect_array(
+            out,
+            batch_norm(x, g, b, rm, rv),
+            "BatchNorm1d.forward output (training False)",
+            given_shapes(x=x) + ", with grader-set running_mean and running_var",
+            hints=[
+                value_hint(
+                    bn_train(x, g, b),
+                    "batch statistics used in eval: normalise with running_mean and running_var when training is False",
+                ),
+                value_hint(
+                    batch_norm(x, g, b, mom * rm + (1 - mom) * x.mean(0), mom * rv + (1 - mom) * x.var(0)),
+                    "running statistics updated in eval mode: update them only when training",
+                ),
+                value_hint(
+                    g * (x - rm) / (rv + BN_EPS) + b,
+                    "divided by running_var: divide by sqrt(running_var + eps)",
+                ),
+                value_hint(
+                    (x - rm) / np.sqrt(rv + BN_EPS),
+                    "gamma and beta are not applied: out = gamma * x_hat + beta",
+                ),
+            ],
+        )
+        after = read_running(layer, d)
+        for attr, value in stats.items():
+            expect_array(
+                after[attr],
+                value,
+                f"BatchNorm1d.{attr} after a forward pass with training False",
+                hints=[
+                    lambda got, exp: "running statistics updated in eval mode: update them only when training"
+                ],
+            )
+
+
+@check("BatchNorm1d", "eval_backward")
+def bn_eval_backward(t):
+    rng = data_rng(930)
+    layer, params, stats, x = eval_layer(t, rng, 5, 3)
+    dout = rng.standard_normal(x.shape)
+    _, dx = run_layer(t, layer, x, dout, "BatchNorm1d")
+    g, rm, rv = params["gamma"], stats["running_mean"], stats["running_var"]
+    given = (
+        given_shapes(x=x, dout=dout)
+        + ", training False (out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta)"
+    )
+    train_formula = (
+        "backward used the training formula after an eval-mode forward: with running statistics, "
+        "dx = dout * gamma / sqrt(running_var + eps)"
+    )
+    expect_array(
+        dx,
+        dout * g / np.sqrt(rv + BN_EPS),
+        "BatchNorm1d.backward: dx",
+        given,
+        tol=GRAD_TOL,
+        hints=[
+            value_hint(bn_dx(x, dout, g), train_formula),
+            value_hint(bn_dx(x, dout, g, rm, rv), train_formula),
+        ],
+    )
+    expect_array(
+        layer.get("grads").get("gamma"),
+        (dout * (x - rm) / np.sqrt(rv + BN_EPS)).sum(axis=0),
+        "BatchNorm1d.backward: grads['gamma']",
+        given,
+        tol=GRAD_TOL,
+    )
+
+
+@check("BatchNorm1d", "constant_feature")
+def bn_constant_feature(t):
+    rng = data_rng(940)
+    n, d = 6, 3
+    layer = make(t, "BatchNorm1d", d)
+    params = bn_params(rng, d)
+    set_params(layer, params)
+    x = bn_features(rng, n, d)
+    x[:, 1] = 1.5  # a feature with zero variance in this batch
+    out, dx = run_layer(t, layer, x, rng.standard_normal((n, d)), "BatchNorm1d")
+    given = given_shapes(x=x) + " whose feature 1 is constant (its batch variance is 0)"
+    nan_hint = "a zero batch variance gives 0 / 0: add eps to the variance, sqrt(var + eps)"
+    for got, what in [(out, "BatchNorm1d.forward output"), (dx, "BatchNorm1d.backward: dx")]:
+        if not isinstance(got, np.ndarray) or got.shape != x.shape or not np.all(np.isfinite(got)):
+            raise CheckFailure(
+                f"{what} contains inf or nan (or has the wrong shape) for {given}", hint=nan_hint
+            )
+    expect_array(
+        out[:, 1],
+        np.full(n, params["beta"][1]),
+        "BatchNorm1d.forward output of the constant feature",
+        given + " (it normalises to 0, so the output is beta)",
+    )
+
+
+@check("BatchNorm1d", "eps")
+def bn_eps(t):
+    rng = data_rng(950)
+    eps, n, d = 0.5, 5, 3
+    layer = make(t, "BatchNorm1d", d, eps=eps)
+    params = bn_params(rng, d)
+    set_params(layer, params)
+    x = bn_features(rng, n, d, 0.3, 1.0)  # a variance comparable to eps
+    out = layer.call("forward", x)
+    expect_untouched(t, "BatchNorm1d.forward")
+    g, b, mean, std = params["gamma"], params["beta"], x.mean(axis=0), x.std(axis=0)
+    outside = g * (x - mean) / (std + eps) + b  # eps added to the standard deviation: also accepted
+    if isinstance(out, np.ndarray) and out.shape == x.shape and rel_error(out, outside) <= VALUE_TOL:
+        return
+    ignored = "the eps given to the constructor is not used: use self.eps"
+    expect_array(
+        out,
+        bn_train(x, g, b, eps=eps),
+        f"BatchNorm1d(eps={eps}).forward output (training)",
+        given_shapes(x=x) + f" with batch variances {np.round(x.var(axis=0), 2).tolist()}",
+        hints=[value_hint(bn_train(x, g, b, eps=e), ignored) for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)],
+    )
