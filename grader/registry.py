@@ -73,9 +73,10 @@ def load_rubric(path=RUBRIC_PATH):
 
 def all_checks():
     """Every registered check, in registration order (chapter by chapter)."""
-    from . import checks  # noqa: F401 - importing registers the checks
+    from .checks import CHAPTERS  # importing registers the checks
 
-    return list(CHECKS.values())
+    order = {chapter: i for i, chapter in enumerate(CHAPTERS)}
+    return sorted(CHECKS.values(), key=lambda c: order.get(c.chapter, len(order)))
 
 
 def rubric_problems(rubric, checks):

@@ -8,7 +8,7 @@ listing what failed: the function a notebook's test cell calls.
 from ..registry import CHECKS
 from ..results import run_check
 from ..target import as_target
-from . import (  # noqa: F401  (importing registers the checks, in this order)
+from . import (  # noqa: F401  (importing registers the checks)
     conv,
     functions,
     graph,
@@ -19,6 +19,20 @@ from . import (  # noqa: F401  (importing registers the checks, in this order)
     optim,
     perceptron,
     regularization,
+)
+
+# The curriculum's order, in which reports list the exercises.
+CHAPTERS = (
+    "perceptron",
+    "functions",
+    "graph",
+    "layers",
+    "losses",
+    "network",
+    "optim",
+    "init",
+    "regularization",
+    "conv",
 )
 
 
