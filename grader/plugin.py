@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from .registry import all_checks, load_rubric, rubric_problems
-from .report import gradescope_results, summary_table, write_json_atomic
+from .registry import Check, all_checks, load_rubric, rubric_problems
+from .report import gradescope_results, hidden_summary, summary_table, write_json_atomic
 from .results import run_check
 from .target import load_impl
 
 DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "exercises"
+# In a student kit: the names and points of the checks left out of it (no code, no inputs).
+HIDDEN_MANIFEST = Path(__file__).with_name("hidden_checks.toml")
 RESULTS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[float]()
 
@@ -32,13 +34,45 @@ def pytest_configure(config):
     config.stash[STARTED] = time.perf_counter()
     for exercise in sorted({c.exercise for c in all_checks()}):
         config.addinivalue_line("markers", f"{exercise}: the checks of {exercise}")
+    if not config.pluginmanager.has_plugin(AssignmentSelection.name):
+        config.pluginmanager.register(AssignmentSelection(), AssignmentSelection.name)
+
+
+def read_rubric(config):
+    """The rubric named by --rubric (default grader/rubric.toml); ends the run with a clear message if unreadable."""
+    path = config.getoption("rubric")
+    try:
+        return load_rubric(path) if path else load_rubric()
+    except (OSError, ValueError) as error:
+        pytest.exit(f"cannot read the rubric: {error}", returncode=4)
+
+
+def assigned(checks, rubric):
+    """The checks of the exercises that have a table in the rubric (a kit may hand out some chapters only)."""
+    exercises = {key.split(".", 1)[0] for key in rubric}
+    return [c for c in checks if c.exercise in exercises]
+
+
+class AssignmentSelection:
+    """Deselects the checks of exercises the rubric does not list."""
+
+    name = "grader-assignment-selection"
+
+    def pytest_collection_modifyitems(self, config, items):
+        wanted = {c.id for c in assigned(all_checks(), read_rubric(config))}
+        keep, drop = [], []
+        for item in items:
+            check = item.callspec.params.get("check") if hasattr(item, "callspec") else None
+            (drop if isinstance(check, Check) and check.id not in wanted else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
 
 @pytest.fixture(scope="session")
 def rubric(pytestconfig):
-    path = pytestconfig.getoption("rubric")
-    table = load_rubric(path) if path else load_rubric()
-    problems = rubric_problems(table, all_checks())
+    table = read_rubric(pytestconfig)
+    problems = rubric_problems(table, assigned(all_checks(), table))
     if problems:
         pytest.exit("rubric does not match the checks:\n" + "\n".join(problems), returncode=4)
     return table
@@ -79,6 +113,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.section("grade")
     terminalreporter.write_line(f"implementation: {config.getoption('impl')}")
     terminalreporter.write_line(summary_table(results))
+    if HIDDEN_MANIFEST.is_file():
+        graded = {r.exercise for r in results}
+        manifest = {k: v for k, v in load_rubric(HIDDEN_MANIFEST).items() if k.split(".", 1)[0] in graded}
+        if manifest:
+            terminalreporter.write_line(hidden_summary(manifest))
     path = config.getoption("results_json")
     if path:
         elapsed = time.perf_counter() - config.stash[STARTED]

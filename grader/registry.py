@@ -9,6 +9,8 @@ Its id is "<exercise>.<name>" ("Affine.forward"). Points and visibility come
 from rubric.toml, the one file an instructor edits.
 """
 
+import importlib
+import importlib.util
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +73,26 @@ def load_rubric(path=RUBRIC_PATH):
     return rubric
 
 
+HIDDEN_PACKAGE = f"{__package__}.hidden"
+
+
+def load_hidden_checks():
+    """Register the hidden checks of grader/hidden/ if that package is present (a student kit has none)."""
+    if importlib.util.find_spec(HIDDEN_PACKAGE) is not None:
+        importlib.import_module(HIDDEN_PACKAGE)
+
+
+def is_hidden_check(check):
+    """Whether `check` was registered from grader/hidden/."""
+    module = check.function.__module__
+    return module == HIDDEN_PACKAGE or module.startswith(HIDDEN_PACKAGE + ".")
+
+
 def all_checks():
-    """Every registered check, in registration order (chapter by chapter)."""
+    """Every registered check, in registration order (chapter by chapter), hidden checks included when present."""
     from .checks import CHAPTERS  # importing registers the checks
 
+    load_hidden_checks()
     order = {chapter: i for i, chapter in enumerate(CHAPTERS)}
     return sorted(CHECKS.values(), key=lambda c: order.get(c.chapter, len(order)))
 

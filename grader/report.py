@@ -42,6 +42,28 @@ def summary_table(results, show_passed_details=False):
     return "\n".join(lines)
 
 
+def hidden_summary(manifest):
+    """What runs after the deadline, from {check id: RubricEntry}: names and points per exercise, never inputs."""
+    groups = {}
+    for check_id, entry in manifest.items():
+        exercise, name = check_id.split(".", 1)
+        groups.setdefault(exercise, []).append((name, entry.points))
+    lines = ["", "Hidden checks (run after the deadline; not in the score above):"]
+    for exercise, checks in groups.items():
+        points = sum(p for _, p in checks)
+        names = ", ".join(f"{name} ({p:g} pt)" for name, p in checks)
+        lines.append(f"  {exercise:<22}{plural(len(checks), 'hidden check')}, {points:g} points: {names}")
+    total = sum(e.points for e in manifest.values())
+    lines.append(
+        f"  In total: {plural(len(manifest), 'hidden check')}, {total:g} points, run after the deadline"
+    )
+    return "\n".join(lines)
+
+
+def plural(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def gradescope_results(results, execution_time=None):
     """Gradescope's results.json content; each test tagged with its exercise name."""
     got, _ = totals(results)

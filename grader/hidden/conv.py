@@ -1,0 +1,74 @@
+"""Hidden checks for Conv2d and MaxPool2d: kernels of 1 and of the whole input, padding wider than
+the kernel, strides above the kernel size, more channels and a batch of three."""
+
+from ..checks.conv import (
+    ConvCase,
+    PoolCase,
+    build_conv,
+    build_pool,
+    conv_gradient,
+    conv_oracle,
+    db_hints,
+    dw_hints,
+    dx_hints,
+    forward_hints,
+    pool_forward_hints,
+    pool_gradient,
+    pool_oracle,
+)
+from ..expect import expect_array, expect_untouched, given_shapes
+from ..registry import check
+
+ODD_CONV = [
+    ConvCase(3, 3, 4, 7, 8, 4, 3, 2),  # even kernel, stride 3, padding 2, batch of three
+    ConvCase(1, 1, 1, 5, 5, 5, 1, 2),  # kernel as large as the input, one channel
+    ConvCase(2, 4, 1, 7, 6, 1, 2, 0),  # 1 x 1 kernel with stride 2, one output channel
+    ConvCase(1, 2, 2, 6, 9, 3, 4, 3),  # stride > kernel, padding = kernel: windows of zeros only
+]
+
+
+@check("Conv2d", "odd_geometry_forward")
+def conv_odd_geometry_forward(t):
+    for case in ODD_CONV:
+        layer, x, params, _ = build_conv(t, case, seed=50)
+        out = layer.call("forward", x)
+        expect_untouched(t, "Conv2d.forward")
+        expect_array(
+            out,
+            conv_oracle(x, params["W"], params["b"], case.s, case.p),
+            "Conv2d.forward output",
+            f"{given_shapes(x=x, W=params['W'])}, {case.settings()}",
+            hints=forward_hints(case, x, **params),
+        )
+
+
+@check("Conv2d", "odd_geometry_backward")
+def conv_odd_geometry_backward(t):
+    conv_gradient(t, ODD_CONV, "x", dx_hints)
+    conv_gradient(t, ODD_CONV, "W", dw_hints)
+    conv_gradient(t, ODD_CONV, "b", db_hints)
+
+
+ODD_POOL = [
+    PoolCase(2, 3, 9, 10, 3, 2),  # overlapping 3 x 3 windows on odd sizes
+    PoolCase(1, 2, 7, 7, 4, 3),  # even kernel larger than the stride
+    PoolCase(2, 1, 5, 9, 5, None),  # windows as tall as the input
+    PoolCase(1, 2, 6, 11, 2, 5),  # stride far above the kernel
+    PoolCase(1, 1, 3, 4, 1, None),  # kernel 1: the identity
+]
+
+
+@check("MaxPool2d", "odd_windows")
+def pool_odd_windows(t):
+    for case in ODD_POOL:
+        layer, x, _ = build_pool(t, case, seed=50)
+        out = layer.call("forward", x)
+        expect_untouched(t, "MaxPool2d.forward")
+        expect_array(
+            out,
+            pool_oracle(x, case.k, case.stride),
+            "MaxPool2d.forward output",
+            f"{given_shapes(x=x)}, {case.settings()}",
+            hints=pool_forward_hints(case, x),
+        )
+    pool_gradient(t, ODD_POOL)
