@@ -77,6 +77,9 @@ def time_limit(seconds):
 
 def student_frames(error, origin):
     """The traceback lines of `error` that lie inside the student's directory `origin`."""
+    remote = getattr(error, "student_frames", None)
+    if isinstance(remote, str):  # raised again from a sandboxed worker, its frames already as text
+        return remote
     frames = traceback.extract_tb(error.__traceback__)
     if origin is not None:
         mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(origin)]

@@ -1,0 +1,875 @@
+"""Grading untrusted code: the checks run here, the submission runs in a shut-in worker process.
+
+    results = grade_isolated("submissions/alice")          # list[CheckResult]
+    python -m grader.sandbox --impl submissions/alice --json results.json
+
+Threat model. A submission is arbitrary Python written by someone who wants a
+higher score (or just has a bug that loops, exits or eats memory). It runs in
+its own worker process (grader/sandbox_worker.py) that imports it and executes
+only the calls a check asks for, on inputs this process chose (from a per-run
+secret seed). Replies are length-prefixed JSON plus the raw bytes of numeric
+arrays (dtype and shape validated, never pickle), capped in size, and re-made
+with grader.target.plain, so a reply is only ever numbers and base-class
+numeric arrays. Every comparison,
+hint and point is computed here. Therefore:
+
+Protected against
+  - wrong scores from tampering: monkeypatching numpy, builtins or the grader's
+    modules changes only the worker; lying __eq__/__array__/subclasses do not
+    survive the wire; printing a fake report goes to /dev/null, never into the
+    protocol (which uses private pipes);
+  - crashes and hangs: sys.exit/os._exit/segfaults, infinite loops (at import
+    or in a method), memory bombs (RLIMIT_AS), CPU burn (RLIMIT_CPU), fork bombs
+    (RLIMIT_NPROC under a private uid), huge files (RLIMIT_FSIZE), floods of
+    output or replies: each becomes a failed check with a reason; the worker is
+    killed and restarted for the next check; one submission never raises out
+    of grade_isolated;
+  - leftover processes: after every call the worker kills everything it
+    started (it is pid 1 of its own pid namespace, or a child subreaper);
+  - with isolation "namespaces" (root and util-linux `unshare` available, as
+    on the grading machines and in Gradescope's containers): no network (empty
+    network namespace); a root made of read-only bind mounts of the Python
+    installation and the submission copy only, so solutions/, the grader's
+    checks, other submissions, gradebooks and results files do not exist for
+    it; a private /proc; a small tmpfs as working directory; an unprivileged
+    random uid with no_new_privs.
+
+Not protected
+  - with isolation "basic" (no root or no unshare, e.g. a student laptop or an
+    unprivileged CI runner): limits, process cleanup and the trusted verdict
+    still hold, but the worker sees the file system and the network as the
+    grading user does (as root it still drops to a private uid, unless the
+    Python installation is readable only by root, e.g. pyenv under /root);
+    grade where solutions/ is absent (the Gradescope bundle ships none). `SandboxTarget.isolation` says which mode ran;
+  - a submission reading the grader functions it is handed by name
+    (grader.checks.functions and its helpers) or the inputs it is sent;
+  - last_mutations (whether a call changed its input arrays) is reported by
+    the worker, so a deliberate cheat can hide an in-place change of its own
+    input; this only decides a "do not modify the input" check and the answer
+    itself is still checked here;
+  - side channels such as timing, and kernel exploits.
+"""
+
+import argparse
+import atexit
+import builtins
+import contextlib
+import itertools
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import types
+import warnings
+import weakref
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .results import CheckResult, CheckTimeout, run_check
+from .target import Ref, Rng, TargetError, plain
+
+GRADER_DIR = Path(__file__).resolve().parent
+HEADER = struct.Struct(">I")
+NUMERIC_DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")
+# The grader files the worker needs: itself, load_impl, and the modules that define the
+# callables checks hand to student code (with their imports). No other check is copied.
+RUNTIME_FILES = (
+    "__init__.py",
+    "sandbox_worker.py",
+    "target.py",
+    "results.py",
+    "registry.py",
+    "contract.py",
+    "expect.py",
+    "hints.py",
+    "numeric.py",
+    "checks/common.py",
+    "checks/functions.py",
+)
+CALLABLE_MODULES = ("grader.checks.",)
+BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[2]); from grader.sandbox_worker import main; main()"
+SIGNAL_REASONS = {
+    signal.SIGXCPU: "used up its CPU time limit",
+    signal.SIGXFSZ: "wrote a file larger than the limit",
+    signal.SIGSEGV: "crashed (segmentation fault)",
+    signal.SIGKILL: "was killed (out of memory?)",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker process. Times in seconds, sizes in bytes.
+
+    check_seconds, if set, replaces every check's own time limit (e.g. short limits in tests).
+    isolation: None picks the strongest available ("namespaces" or "basic").
+    """
+
+    memory_bytes: int = 2 * 1024**3
+    cpu_seconds: int = 300
+    processes: int = 32
+    file_bytes: int = 16 * 1024**2
+    open_files: int = 256
+    workdir_bytes: int = 64 * 1024**2
+    submission_bytes: int = 20 * 1024**2
+    reply_bytes: int = 16 * 1024**2
+    import_seconds: float = 20.0
+    call_seconds: float = 60.0
+    check_seconds: float | None = None
+    max_restarts: int = 30
+    isolation: str | None = None
+
+
+class WorkerFailure(TargetError):
+    """The worker ended, broke the protocol or could not start; the message says why, for the student."""
+
+
+class _Deadline(Exception):
+    """A read or write on the worker's pipes ran out of time."""
+
+
+@cache
+def available_isolation():
+    """ "namespaces" if this process may unshare (root + util-linux unshare), else "basic"."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or not unshare or not sys.platform.startswith("linux"):
+        return "basic"
+    probe = [unshare, "--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return "namespaces" if ok else "basic"
+
+
+def describe_exit(returncode):
+    """Why a worker ended, in words a student understands."""
+    if returncode is None:
+        return "stopped answering"
+    if returncode >= 0:
+        return f"ended the grading process (exit code {returncode})"
+    try:
+        sig = signal.Signals(-returncode)
+    except ValueError:
+        return f"was killed by signal {-returncode}"
+    return SIGNAL_REASONS.get(sig, f"was killed by signal {sig.name}")
+
+
+# ----------------------------------------------------------------------------- values
+def _exception_class(name, bases):
+    """The class to re-raise a student exception as: its name, on the nearest builtin base."""
+    for base_name in bases:
+        base = getattr(builtins, base_name, None)
+        if isinstance(base, type) and issubclass(base, Exception | SystemExit):
+            return base
+    return Exception
+
+
+def remote_exception(info, origin):
+    """An exception like the one the student's code raised, with its frames as text."""
+    name = str(info.get("type", "Exception"))
+    if not name.isidentifier() or len(name) > 100:
+        name = "Exception"
+    bases = [str(b) for b in info.get("bases", [])[:50]]
+    text = str(info.get("message", ""))[:4000]
+    base = _exception_class(name, bases)
+    cls = type(name, (base,), {"__str__": lambda self: text, "__module__": "submission"})
+    try:
+        error = cls(text)
+    except Exception:  # noqa: BLE001 - builtins with other constructors (UnicodeError...)
+        cls = type(name, (Exception,), {"__str__": lambda self: text, "__module__": "submission"})
+        error = cls(text)
+    frames = []
+    for frame in info.get("frames", [])[:40]:
+        try:
+            filename, mine, lineno, func, line = frame
+            path = str(origin / str(filename)) if mine and origin else str(filename)
+            frames.append(traceback.FrameSummary(path, int(lineno or 0), str(func), line=str(line)))
+        except (TypeError, ValueError):
+            continue
+    error.student_frames = "".join(traceback.format_list(frames)).rstrip()
+    return error
+
+
+def _warning_class(name):
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, Warning):
+        return found
+    if not (isinstance(name, str) and name.isidentifier() and len(name) <= 100):
+        name = "UserWarning"
+    return type(name, (UserWarning,), {"__module__": "submission"})
+
+
+class _Opaque:
+    """Stands for a reply value that was not plain; plain() rejects it by its type name."""
+
+
+def _opaque(type_name):
+    name = str(type_name)[:100] or "object"
+    return type(name, (_Opaque,), {})()
+
+
+def _array_from_wire(marker, blobs):
+    """A numeric array from its marker {"$array": i, "dtype": "<f8", "shape": [...]} and raw bytes."""
+    index, dtype, shape = marker.get("$array"), marker.get("dtype"), marker.get("shape")
+    if not (
+        len(marker) == 3
+        and type(index) is int
+        and 0 <= index < len(blobs)
+        and type(dtype) is str
+        and NUMERIC_DTYPE.fullmatch(dtype)
+        and type(shape) is list
+        and len(shape) <= 32
+        and all(type(n) is int and n >= 0 for n in shape)
+    ):
+        raise WorkerFailure("your code broke the grading protocol (a malformed array)")
+    dtype = np.dtype(dtype)
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(blobs[index]):
+        raise WorkerFailure("your code broke the grading protocol (an array of the wrong size)")
+    return np.frombuffer(blobs[index], dtype=dtype).reshape(shape).copy()
+
+
+def _bad_array(dtype_name):
+    """An empty array of the non-numeric dtype a reply named, so plain() rejects it by that dtype."""
+    try:
+        dtype = np.dtype(str(dtype_name)[:50])
+    except Exception:  # noqa: BLE001 - any name numpy cannot parse
+        dtype = np.dtype(object)
+    return np.empty(0, dtype=dtype)
+
+
+_LIVE = weakref.WeakSet()  # targets not yet closed: their workers are killed and directories removed at exit
+
+
+@atexit.register
+def _close_all():
+    for target in list(_LIVE):
+        with contextlib.suppress(Exception):
+            target.close()
+
+
+class SandboxTarget:
+    """The target interface of grader.target.InProcessTarget, answered by a sandboxed worker process.
+
+    Args:
+        impl_dir: the submission, a directory laid out like exercises/.
+        limits: Limits for the worker.
+        label: how reports name it (default: the directory's name).
+    """
+
+    def __init__(self, impl_dir, limits=None, label=None):
+        self.impl_dir = Path(impl_dir).resolve()
+        self.origin = self.impl_dir
+        self.label = label or self.impl_dir.name
+        self.limits = limits or Limits()
+        self.isolation = self.limits.isolation or available_isolation()
+        self.last_mutations = []
+        self.names, self.signatures, self.import_errors = set(), {}, {}
+        self.restarts = 0
+        self.crashes = 0  # calls during which the worker ended, hung or broke the protocol
+        self.timings = {"start": [], "stop": []}
+        self._keys = itertools.count()
+        self._seq = itertools.count()
+        self._proc = self._dir = None
+        self._failure = None  # why the current worker cannot answer (it died, hung, ...)
+        self._busy = False
+        self._deadline = None
+        self._reset = False
+        self._hello_failed = False
+        _LIVE.add(self)
+        try:
+            self._prepare()
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the worker's life ------------------------------------------------------------
+    def _prepare(self):
+        """A private directory with the runtime and a copy of the submission."""
+        self._dir = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))
+        os.chmod(self._dir, 0o711)
+        runtime = self._dir / "runtime" / "grader"
+        for rel in RUNTIME_FILES:
+            (runtime / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(GRADER_DIR / rel, runtime / rel)
+        (runtime / "checks" / "__init__.py").write_text(
+            '"""The grader callables a submission may be handed."""\n'
+        )
+        submission = self._dir / "submission"
+        if not (self.impl_dir / "__init__.py").is_file():
+            submission.mkdir()
+            self._hello_failed = True
+            self.import_errors = {"__init__": f"{self.impl_dir.name} has no __init__.py"}
+        else:
+            self._copy_submission(submission)
+        (self._dir / "root").mkdir()
+        (self._dir / "work").mkdir()
+        for path in [self._dir / "runtime", submission, *self._dir.joinpath("runtime").rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+    def _copy_submission(self, dest):
+        total = 0
+
+        def ignore(folder, names):
+            nonlocal total
+            skipped = {n for n in names if n in ("__pycache__", ".git", ".ipynb_checkpoints")}
+            for name in names:
+                path = Path(folder, name)
+                if name not in skipped and path.is_file() and not path.is_symlink():
+                    total += path.stat().st_size
+            if total > self.limits.submission_bytes:
+                raise OSError(f"the submission is larger than {self.limits.submission_bytes >> 20} MB")
+            return skipped
+
+        try:
+            shutil.copytree(self.impl_dir, dest, symlinks=True, ignore=ignore)
+        except (OSError, shutil.Error) as error:
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir()
+            self._hello_failed = True
+            self.import_errors = {"__init__": f"could not read the submission: {error}"}
+        for path in [dest, *dest.rglob("*")]:
+            if not path.is_symlink():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+    def start(self):
+        """Start a worker, import the submission in it and read what it exports."""
+        if self._hello_failed:
+            self._failure = "importing your code failed: " + "; ".join(self.import_errors.values())
+            return
+        started = time.perf_counter()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        uid = 200000 + secrets.randbelow(100000) if os.geteuid() == 0 else 0
+        config = {
+            "dir": str(self._dir),
+            "mode": self.isolation,
+            "uid": uid,
+            "req_fd": req_r,
+            "rep_fd": rep_w,
+            "limits": asdict(self.limits),
+        }
+        if uid:
+            os.chown(self._dir / "work", uid, uid)
+        command = [sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(config), str(self._dir / "runtime")]
+        if self.isolation == "namespaces":
+            ns = ["--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+            command = [shutil.which("unshare"), *ns, *command]
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        env.update({k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        try:
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(req_r, rep_w),
+                env=env,
+                cwd=self._dir,
+                start_new_session=True,
+            )
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self._req, self._rep = req_w, rep_r
+        self._buffer = bytearray()
+        os.set_blocking(self._req, False)
+        self._failure, self._busy = None, True
+        try:
+            hello, _ = self._read_reply(time.monotonic() + self.limits.import_seconds)
+        except _Deadline:
+            self._kill()
+            self._import_failed(
+                f"importing your code did not finish within {self.limits.import_seconds:g} s "
+                "(an infinite loop at import time?)"
+            )
+            return
+        except WorkerFailure as failure:
+            self._import_failed(f"{failure} while being imported")
+            return
+        finally:
+            self._busy = False
+        if "setup_error" in hello:
+            self._kill()
+            raise RuntimeError(f"the sandbox could not start:\n{hello['setup_error']}")
+        self._read_hello(hello)
+        self.timings["start"].append(time.perf_counter() - started)
+
+    def _import_failed(self, reason):
+        self._hello_failed = True
+        self.names, self.signatures = set(), {}
+        self.import_errors = {"__init__": reason}
+        self._failure = reason
+
+    def _read_hello(self, hello):
+        names = hello.get("names")
+        params = hello.get("parameters")
+        errors = hello.get("import_errors")
+        if not (isinstance(names, list) and isinstance(params, dict) and isinstance(errors, dict)):
+            raise WorkerFailure("your code broke the grading protocol while being imported")
+        self.names = {str(n) for n in names[:10000]}
+        self.signatures = {
+            str(k): [str(p) for p in v[:100]] if isinstance(v, list) else None for k, v in params.items()
+        }
+        self.import_errors = {str(k)[:200]: str(v)[:4000] for k, v in list(errors.items())[:100]}
+
+    def _kill(self):
+        """Kill the worker's whole process group (and with it its pid namespace)."""
+        if self._proc is None:
+            return
+        started = time.perf_counter()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        for fd in (self._req, self._rep):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._proc = None
+        self.timings["stop"].append(time.perf_counter() - started)
+
+    def restart(self):
+        """A fresh worker after a crash or timeout (objects of the last check are gone)."""
+        self._kill()
+        if self._hello_failed:
+            return
+        self.restarts += 1
+        if self.restarts > self.limits.max_restarts:
+            self._failure = (
+                f"your code ended or hung the grading process more than {self.limits.max_restarts} times"
+            )
+            return
+        self.start()
+
+    @property
+    def failure(self):
+        """Why the current worker cannot answer, or None."""
+        return self._failure
+
+    @property
+    def needs_restart(self):
+        return (
+            self._proc is not None
+            and (self._busy or self._failure is not None)
+            or (self._proc is None and self._failure is not None and not self._hello_failed)
+        )
+
+    def begin_check(self, seconds):
+        """Before a check: a working worker with an empty object table; calls end by `seconds` from now."""
+        if self.needs_restart:
+            self.restart()
+        self._deadline = time.monotonic() + seconds + 0.5 if seconds else None
+        self._reset = True  # sent with the check's first request: forget the last check's objects
+
+    def close(self):
+        self._kill()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # -- the wire ---------------------------------------------------------------------------
+    def _write(self, data, deadline):
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._req, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as error:  # the worker closed its end: it has ended
+                raise EOFError from error
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Deadline
+            select.select([], [self._req], [], remaining)
+
+    def _read_exact(self, n, deadline):
+        """n bytes from the worker, reading ahead into a buffer; waits at most until `deadline`."""
+        while len(self._buffer) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Deadline
+            readable, _, _ = select.select([self._rep], [], [], remaining)
+            if readable:
+                chunk = os.read(self._rep, max(n - len(self._buffer), 1 << 16))
+                if not chunk:
+                    raise EOFError
+                self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def _read_reply(self, deadline):
+        """One reply frame, size-checked; a dead worker or garbage raises WorkerFailure."""
+        cap = self.limits.reply_bytes
+        try:
+            (size,) = HEADER.unpack(self._read_exact(HEADER.size, deadline))
+            if size > cap:
+                raise WorkerFailure(f"your code sent a reply larger than {cap >> 20} MB")
+            header = json.loads(self._read_exact(size, deadline))
+            sizes = header.get("blobs", []) if isinstance(header, dict) else None
+            if not (isinstance(sizes, list) and all(type(n) is int and n >= 0 for n in sizes)):
+                raise WorkerFailure("your code broke the grading protocol (a malformed reply)")
+            if sum(sizes) + size > cap:
+                raise WorkerFailure(f"your code sent a reply larger than {cap >> 20} MB")
+            blobs = [self._read_exact(n, deadline) for n in sizes]
+        except EOFError:
+            self._failure = describe_exit(self._wait_exit())
+            self._kill()
+            raise WorkerFailure(f"your code {self._failure}") from None
+        except (ValueError, RecursionError) as error:
+            self._kill()
+            raise WorkerFailure(f"your code broke the grading protocol ({type(error).__name__})") from None
+        except WorkerFailure:
+            self._kill()
+            raise
+        return header, blobs
+
+    def _wait_exit(self):
+        try:
+            return self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _request(self, request, blobs=(), what="a call"):
+        """Send one request and return the reply header and blobs; re-raise student exceptions here."""
+        if self._failure is not None:
+            raise WorkerFailure(f"{self._failure_text()} (earlier in this check)")
+        now = time.monotonic()
+        deadline = now + self.limits.call_seconds
+        check_deadline = self._deadline is not None and self._deadline < deadline
+        deadline = min(deadline, self._deadline) if self._deadline is not None else deadline
+        seq = next(self._seq)
+        if self._reset:
+            request, self._reset = dict(request, reset=True), False
+        self._busy = True
+        try:
+            self._write(self._frame(dict(request, seq=seq), blobs), deadline)
+            header, reply_blobs = self._read_reply(deadline)
+        except _Deadline:
+            self._failure = "stopped answering"
+            self.crashes += 1
+            self._kill()
+            if check_deadline:
+                raise CheckTimeout() from None
+            raise WorkerFailure(
+                f"your code did not finish {what} within {self.limits.call_seconds:g} s"
+            ) from None
+        except EOFError:
+            self._failure = describe_exit(self._wait_exit())
+            self.crashes += 1
+            self._kill()
+            raise WorkerFailure(f"your code {self._failure} during {what}") from None
+        except WorkerFailure as failure:
+            self._failure = self._failure or str(failure)
+            self.crashes += 1
+            raise WorkerFailure(f"{failure} during {what}") from None
+        except (
+            BaseException
+        ):  # CheckTimeout from run_check's alarm, KeyboardInterrupt: the worker is mid-call
+            self._failure = "stopped answering"
+            self.crashes += 1
+            self._kill()
+            raise
+        self._busy = False
+        if header.get("seq") != seq:
+            self._failure = "broke the grading protocol"
+            self.crashes += 1
+            self._kill()
+            raise WorkerFailure(f"your code broke the grading protocol during {what}")
+        self._emit_warnings(header.get("warnings"))
+        if not header.get("ok"):
+            raise remote_exception(header.get("error") or {}, self.origin)
+        mutations = header.get("mutations", [])
+        self.last_mutations = [str(m) for m in mutations[:100]] if isinstance(mutations, list) else []
+        return header, reply_blobs
+
+    def _failure_text(self):
+        return (
+            f"your code {self._failure}"
+            if not self._failure.startswith(("your ", "importing"))
+            else self._failure
+        )
+
+    def _frame(self, header, blobs):
+        header = dict(header, blobs=[len(b) for b in blobs])
+        data = json.dumps(header, separators=(",", ":")).encode()
+        return b"".join([HEADER.pack(len(data)), data, *blobs])
+
+    def _emit_warnings(self, caught):
+        if not isinstance(caught, list):
+            return
+        for item in caught[:20]:
+            if isinstance(item, list) and len(item) == 2:
+                warnings.warn(str(item[1])[:4000], _warning_class(str(item[0])), stacklevel=4)
+
+    def _to_wire(self, value, blobs):
+        """Encode a trusted value for the worker (arrays as raw bytes, grader callables by name)."""
+        if isinstance(value, Ref):
+            if value.target is not self:
+                raise TargetError(f"{value!r} belongs to another target")
+            return {"$ref": value.key}
+        if isinstance(value, Rng):
+            return {"$rng": self._to_wire(value.seed, blobs)}
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
+                raise TypeError(f"cannot send an array of dtype {value.dtype} to the sandbox")
+            blobs.append(np.ascontiguousarray(value).tobytes())
+            return {"$array": len(blobs) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
+        if isinstance(value, np.generic):
+            return value.item()
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if type(value) is list:
+            return [self._to_wire(v, blobs) for v in value]
+        if type(value) is tuple:
+            return {"$tuple": [self._to_wire(v, blobs) for v in value]}
+        if type(value) is dict:
+            return {"$dict": [[self._to_wire(k, blobs), self._to_wire(v, blobs)] for k, v in value.items()]}
+        module = getattr(value, "__module__", "") or ""
+        if isinstance(value, types.FunctionType | type) and module.startswith(CALLABLE_MODULES):
+            if "<" in value.__qualname__:
+                raise TypeError(f"cannot send {value.__qualname__} to the sandbox: not a module-level name")
+            return {"$fn": f"{module}:{value.__qualname__}"}
+        cls = type(value)
+        if cls.__module__.startswith(CALLABLE_MODULES) and hasattr(value, "__dict__"):
+            return {
+                "$obj": f"{cls.__module__}:{cls.__qualname__}",
+                "state": self._to_wire(vars(value), blobs),
+            }
+        raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
+
+    def _from_wire(self, value, blobs, depth=0):
+        """Decode a reply value; anything unexpected is a protocol error."""
+        if depth > 100:
+            raise WorkerFailure("your code sent a value nested too deeply")
+        if value is None or type(value) in (bool, int, float):
+            return value
+        if type(value) is list:
+            return [self._from_wire(v, blobs, depth + 1) for v in value]
+        if type(value) is dict and "$array" in value:
+            return _array_from_wire(value, blobs)
+        if type(value) is dict and len(value) == 1:
+            ((key, inner),) = value.items()
+            if key == "$tuple" and type(inner) is list:
+                return tuple(self._from_wire(v, blobs, depth + 1) for v in inner)
+            if key == "$dict" and type(inner) is list:
+                pairs = {}
+                for pair in inner:
+                    if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
+                        raise WorkerFailure("your code broke the grading protocol (a malformed dict)")
+                    pairs[pair[0]] = self._from_wire(pair[1], blobs, depth + 1)
+                return pairs
+            if key == "$opaque":
+                return _opaque(inner)
+            if key == "$badarray":
+                return _bad_array(inner)
+        raise WorkerFailure("your code broke the grading protocol (a malformed value)")
+
+    def _call(self, request, values=(), what="a call", label="value", want="value"):
+        blobs = []
+        request = dict(request)
+        for key, value in values:
+            if key == "kwargs":
+                request[key] = {str(k): self._to_wire(v, blobs) for k, v in value.items()}
+            else:
+                request[key] = self._to_wire(value, blobs)
+        keep = None
+        if want == "ref":
+            keep = next(self._keys)
+            request["keep"] = keep
+        else:
+            request["want"] = want
+        header, reply_blobs = self._request(request, blobs, what=what)
+        if keep is not None:
+            return Ref(self, keep, label)
+        if want != "value":
+            return None
+        return plain(self._from_wire(header.get("value"), reply_blobs), label)
+
+    # -- the target interface ---------------------------------------------------------------
+    def has(self, name):
+        return name in self.names
+
+    def parameters(self, name):
+        if name not in self.names:
+            raise KeyError(name)
+        return self.signatures.get(name)
+
+    def new(self, name, *args, **kwargs):
+        if name not in self.names:
+            raise KeyError(name)
+        values = [("args", list(args)), ("kwargs", kwargs)]
+        return self._call({"op": "new", "name": name}, values, f"{name}(...)", name, want="ref")
+
+    def call(self, name, *args, **kwargs):
+        if name not in self.names:
+            raise KeyError(name)
+        values = [("args", list(args)), ("kwargs", kwargs)]
+        return self._call({"op": "call", "name": name}, values, f"{name}(...)", f"{name}(...)")
+
+    def put(self, value, label="value"):
+        return self._call({"op": "put"}, [("value", value)], f"storing {label}", label, want="ref")
+
+    def call_method(self, ref, method, args, kwargs, want):
+        label = f"{ref.label}.{method}(...)"
+        request = {"op": "call_method", "ref": ref.key, "method": str(method)}
+        values = [("args", list(args)), ("kwargs", dict(kwargs))]
+        return self._call(request, values, f"{ref.label}.{method}", label, want=want)
+
+    def get_attr(self, ref, attr, want):
+        request = {"op": "get_attr", "ref": ref.key, "attr": str(attr)}
+        return self._call(request, (), f"reading {ref.label}.{attr}", f"{ref.label}.{attr}", want=want)
+
+    def set_attr(self, ref, attr, value):
+        request = {"op": "set_attr", "ref": ref.key, "attr": str(attr)}
+        self._call(request, [("value", value)], f"setting {ref.label}.{attr}", want="none")
+
+    def has_attr(self, ref, attr):
+        request = {"op": "has_attr", "ref": ref.key, "attr": str(attr)}
+        value = self._call(request, (), f"hasattr({ref.label}, {attr!r})")
+        if not isinstance(value, bool):
+            raise WorkerFailure("your code broke the grading protocol (hasattr is not a bool)")
+        return value
+
+    def copy_into(self, ref, key, value):
+        request = {"op": "copy_into", "ref": ref.key}
+        values = [("key", key), ("value", np.asarray(value))]
+        self._call(request, values, f"writing into {ref.label}[{key!r}]", want="none")
+
+    def fetch(self, ref):
+        return self._call({"op": "fetch", "ref": ref.key}, (), f"reading {ref.label}", ref.label)
+
+
+# ----------------------------------------------------------------------------- grading
+def select_checks(checks=None):
+    """Every registered check, or those named by id ("Affine.forward") or exercise ("Affine")."""
+    from .registry import all_checks
+
+    everything = all_checks()
+    if checks is None:
+        return everything
+    chosen = []
+    for item in checks:
+        if isinstance(item, str):
+            matched = [c for c in everything if item in (c.id, c.exercise)]
+            if not matched:
+                raise ValueError(f"no check or exercise named {item!r}")
+            chosen += [c for c in matched if c not in chosen]
+        elif item not in chosen:
+            chosen.append(item)
+    return chosen
+
+
+@contextlib.contextmanager
+def grading_seed(seed):
+    """Set the grader's data seed for the block (the per-run secret when batch grading)."""
+    from .checks import common
+
+    previous = common.SEED
+    common.SEED = seed
+    try:
+        yield
+    finally:
+        common.SEED = previous
+
+
+def _failed(check, entry, status, message):
+    return CheckResult(
+        check.id, check.exercise, status, 0.0, entry.points, message, visibility=entry.visibility
+    )
+
+
+def grade_isolated(impl_dir, checks=None, rubric=None, seed=None, limits=None, target_out=None):
+    """Grade the submission in `impl_dir` in a sandboxed worker; return a CheckResult per check.
+
+    checks: None for all, or check objects / ids / exercise names. rubric: {id: RubricEntry}
+    (default grader/rubric.toml). seed: the data seed (None: a fresh secret one for this run).
+    limits: Limits. target_out: a list that receives the SandboxTarget (for timings), if given.
+    Never raises because of what the submission does.
+    """
+    from .registry import RubricEntry, load_rubric
+
+    chosen = select_checks(checks)
+    rubric = load_rubric() if rubric is None else rubric
+    limits = limits or Limits()
+    seed = secrets.randbits(32) if seed is None else seed
+    results = []
+    with grading_seed(seed):
+        try:
+            target = SandboxTarget(impl_dir, limits)
+        except Exception as error:  # noqa: BLE001 - the sandbox itself could not start
+            reason = f"the submission could not be graded: {error}"
+            return [_failed(c, rubric.get(c.id, RubricEntry(1.0)), "error", reason) for c in chosen]
+        if target_out is not None:
+            target_out.append(target)
+        try:
+            for check in chosen:
+                entry = rubric.get(check.id, RubricEntry(1.0))
+                seconds = limits.check_seconds or check.timeout
+                try:
+                    target.begin_check(seconds)
+                except Exception:  # noqa: BLE001 - the check then reports the worker's failure
+                    pass
+                crashes = target.crashes
+                result = run_check(check, target, entry.points, entry.visibility, timeout=seconds)
+                if target.crashes > crashes and result.status == "failed":
+                    result.status = "error"  # the worker ended or broke the protocol: not a wrong answer
+                results.append(result)
+        finally:
+            target.close()
+    return results
+
+
+def main(argv=None):
+    from .report import gradescope_results, summary_table, write_json_atomic
+
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.sandbox",
+        description="Grade one implementation directory in a sandboxed worker process and print the score table.",
+    )
+    parser.add_argument("--impl", required=True, help="implementation directory (laid out like exercises/)")
+    parser.add_argument("--json", dest="results_json", help="write Gradescope's results.json here")
+    parser.add_argument("--seed", type=int, help="data seed (default: a fresh secret one)")
+    parser.add_argument("-m", "--exercise", action="append", help="grade only this exercise or check id")
+    args = parser.parse_args(argv)
+    impl = Path(args.impl)
+    if not (impl / "__init__.py").is_file():
+        parser.error(f"--impl {impl}: not an implementation directory (it needs an __init__.py)")
+    try:
+        checks = select_checks(args.exercise)
+    except ValueError as error:
+        parser.error(str(error))
+    started = time.perf_counter()
+    results = grade_isolated(impl, checks=checks, seed=args.seed)
+    print(f"implementation: {impl} (sandboxed)")
+    print(summary_table(results))
+    if args.results_json:
+        write_json_atomic(args.results_json, gradescope_results(results, time.perf_counter() - started))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
