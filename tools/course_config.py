@@ -1,0 +1,41 @@
+"""The nbgrader configuration of the course, shared by nbgrader_config.py and tools/course.py."""
+
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+COURSE_ID = "nnkit"
+CELL_TIMEOUT = 120  # seconds per cell: a naive-loop Conv2d passes, an infinite loop costs only its cell
+
+
+def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
+    """nbgrader Config for the course rooted at `root` (gradebook.db there unless `db_url`)."""
+    root = Path(root).resolve()
+    c = Config()
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    c.Execute.timeout = cell_timeout
+    c.Execute.interrupt_on_timeout = True
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # Feedback: hidden tests' source and their error output never reach students.
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "tools.feedback.WithholdHiddenTests",
+    ]
+    return c
+
+
+def kernel_path_env(kit_root):
+    """Let nbgrader find its tools, and its kernels import `grader` and `exercises` from `kit_root`."""
+    kit_root = str(Path(kit_root).resolve())
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if kit_root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([kit_root, *paths])
+    # nbgrader runs `alembic` and kernels by name: use this environment's scripts
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
