@@ -1,0 +1,557 @@
+"""Grade a folder of submissions: a gradebook CSV and per-student feedback.
+
+    python -m tools.batch SUBMISSIONS --out OUTDIR [--jobs N] [--force] [--dask ADDRESS|local] [--only NAME ...]
+
+SUBMISSIONS holds one entry per student: a directory laid out like exercises/, a .zip
+of one, or an nbgrader student folder of submitted notebooks (see tools/submissions.py).
+Each submission is graded on its own, in its own process, with a time limit; a broken
+or hostile submission only ever costs its own points.
+
+OUTDIR receives
+    gradebook.csv              student, total, max, percent, one column per exercise, status, notes
+    feedback/<student>.txt     the report the student would see running the grader locally
+    feedback/<student>.json    the same results in Gradescope's results.json format
+    results/<student>.json     everything graded, used to resume
+
+Every file is written to a temporary name and renamed into place, so a killed run leaves
+the previous gradebook (or none), never half of one. A re-run grades only submissions that
+are new or changed (or were graded by another version of the grader); --force regrades all.
+
+--dask ADDRESS sends the same per-submission job to a Dask scheduler (the workers need this
+kit installed); --dask local starts a local Dask cluster with --jobs workers.
+"""
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.registry import RubricEntry, all_checks, load_rubric
+from grader.report import gradescope_results, summary_table
+from grader.results import CheckResult
+from tools.submissions import SubmissionError, content_hash, discover, pack, prepare, safe_extract
+
+KIT_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the grader package
+CHILD_TIMEOUT = 600.0  # without the sandbox: wall-clock seconds for grading one whole submission
+# The checks' data seed is process-wide while a submission is graded: one submission at a
+# time per process (threads of a Dask worker wait their turn; use processes for parallelism).
+GRADING_LOCK = threading.Lock()
+
+
+# -- grading one implementation directory ------------------------------------------------------
+def isolated_grader():
+    """grader.sandbox.grade_isolated when this installation has it, else None."""
+    try:
+        from grader.sandbox import grade_isolated
+    except ImportError:
+        return None
+    return grade_isolated
+
+
+def engine_name():
+    return "sandbox" if isolated_grader() else "subprocess"
+
+
+def unusable_results(message):
+    """A zero for every check, each carrying `message` (for a submission that cannot be graded)."""
+    rubric = load_rubric()
+    return [
+        CheckResult(
+            c.id,
+            c.exercise,
+            "error",
+            0.0,
+            rubric.get(c.id, RubricEntry(1.0)).points,
+            message,
+            visibility=rubric.get(c.id, RubricEntry(1.0)).visibility,
+        )
+        for c in all_checks()
+    ]
+
+
+def results_from_gradescope(data, problem, missing_status="error"):
+    """CheckResults from a child's results.json; points and visibility come from the trusted rubric.
+
+    A check missing from `data` (or all of them when `data` is None) gets zero, `problem` and
+    `missing_status`.
+    """
+    rubric = load_rubric()
+    tests = {t.get("name"): t for t in (data or {}).get("tests", []) if isinstance(t, dict)}
+    results = []
+    for c in all_checks():
+        entry = rubric.get(c.id, RubricEntry(1.0))
+        test = tests.get(c.id)
+        if test is None:
+            results.append(
+                CheckResult(
+                    c.id, c.exercise, missing_status, 0.0, entry.points, problem, visibility=entry.visibility
+                )
+            )
+            continue
+        passed = test.get("status") == "passed"
+        message = "" if passed else str(test.get("output", ""))
+        status = "passed" if passed else "failed"
+        if message.endswith("is not implemented yet"):
+            status = "not implemented"
+        elif "did not finish within" in message:
+            status = "timeout"
+        points = entry.points if passed else 0.0
+        results.append(
+            CheckResult(c.id, c.exercise, status, points, entry.points, message, visibility=entry.visibility)
+        )
+    return results
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def grade_in_child(impl_dir, timeout=None):
+    """Grade `impl_dir` with `python -m grader` in a child process group (killed after `timeout` s).
+
+    The fallback when grader.sandbox is missing: it isolates crashes, hangs and exits, but the
+    submission shares the child with the checks, so it is not tamper-proof.
+    """
+    timeout = timeout or CHILD_TIMEOUT
+    with tempfile.TemporaryDirectory(prefix="grade-") as work:
+        out = Path(work) / "results.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["PYTHONPATH"] = str(KIT_ROOT)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "--impl",
+            str(Path(impl_dir).resolve()),
+            "--json",
+            str(out),
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        status = "error"
+        try:
+            code = process.wait(timeout=timeout)
+            problem = f"grading stopped early (exit code {code}): does your code call sys.exit or os._exit?"
+        except subprocess.TimeoutExpired:
+            status = "timeout"
+            problem = f"grading did not finish within {timeout:g} s: an infinite loop, or very slow code?"
+        finally:
+            _kill_group(process)  # also ends children the submission left behind
+            process.wait()
+        data = None
+        try:
+            data = json.loads(out.read_text())
+        except (OSError, ValueError):
+            pass
+        return results_from_gradescope(data, problem, status)
+
+
+def grade_directory(impl_dir, timeout=None, seed=None):
+    """Every check's result for the implementation at `impl_dir`, graded outside this process.
+
+    With the sandbox, `timeout` limits the import and each check (None: each check's own
+    limit); without it, `timeout` limits the whole submission (None: CHILD_TIMEOUT).
+    """
+    grade_isolated = isolated_grader()
+    if grade_isolated is None:
+        return grade_in_child(impl_dir, timeout)
+    from grader.sandbox import Limits
+
+    limits = Limits() if timeout is None else Limits(import_seconds=timeout, check_seconds=timeout)
+    with GRADING_LOCK:
+        return grade_isolated(str(impl_dir), seed=seed, limits=limits)
+
+
+def grade_job(payload, timeout=None, seed=None):
+    """The per-submission job: unpack an implementation (zip bytes) and grade it; never raises.
+
+    Returns a plain dict (status, problem, seconds, engine, results as dicts), so the
+    same job runs in a local thread, a Dask worker or anywhere else.
+    """
+    started = time.perf_counter()
+    status, problem = "graded", ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
+            impl = safe_extract(payload, Path(scratch) / "impl")
+            results = grade_directory(impl, timeout, seed)
+    except SubmissionError as error:
+        status, problem = "invalid submission", str(error)
+        results = unusable_results(problem)
+    except Exception as error:  # noqa: BLE001 - one submission's grading failure must not stop the batch
+        status, problem = "grading error", f"the grader failed: {type(error).__name__}: {error}"
+        results = unusable_results(problem)
+    return {
+        "status": status,
+        "problem": problem,
+        "seconds": round(time.perf_counter() - started, 3),
+        "engine": engine_name(),
+        "results": [dataclasses.asdict(r) for r in results],
+    }
+
+
+# -- writing files -----------------------------------------------------------------------------
+def write_atomic(path, text):
+    """Write `text` to a temporary file beside `path` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def grader_fingerprint():
+    """sha256 of the grader's code and rubric: results from another grader version are regraded."""
+    digest = hashlib.sha256()
+    package = KIT_ROOT / "grader"
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_results(record):
+    return [CheckResult(**r) for r in record["results"]]
+
+
+def feedback_text(record):
+    """What the student reads: the local grader's report, after any problem with the submission."""
+    text = summary_table(check_results(record))
+    if record.get("problem"):
+        text = f"Your submission could not be graded: {record['problem']}\n\n{text}"
+    return text + "\n"
+
+
+def feedback_json(record):
+    data = gradescope_results(check_results(record), record.get("seconds"))
+    if record.get("problem"):
+        data["output"] = f"Your submission could not be graded: {record['problem']}"
+    return data
+
+
+class Outputs:
+    """The files of OUTDIR: per-student results and feedback, and the gradebook."""
+
+    def __init__(self, out):
+        self.root = Path(out)
+        self.results = self.root / "results"
+        self.feedback = self.root / "feedback"
+        self.gradebook = self.root / "gradebook.csv"
+
+    def result_path(self, name):
+        return self.results / f"{name}.json"
+
+    def stored_key(self, name):
+        try:
+            return json.loads(self.result_path(name).read_text()).get("key")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def save(self, record):
+        """Feedback first, then the result (the result file marks the submission as done)."""
+        name = record["student"]
+        write_atomic(self.feedback / f"{name}.txt", feedback_text(record))
+        write_atomic(self.feedback / f"{name}.json", json.dumps(feedback_json(record), indent=2))
+        write_atomic(self.result_path(name), json.dumps(record, indent=2))
+
+    def records(self):
+        found = []
+        for path in sorted(self.results.glob("*.json")):
+            try:
+                found.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                print(f"warning: skipping unreadable {path}", file=sys.stderr)
+        return found
+
+    def write_gradebook(self, records):
+        write_atomic(self.gradebook, gradebook_csv(records))
+
+
+def notes_for(record, results):
+    """A short reason for a low score: the submission's problem, a failed import, checks that timed out or crashed."""
+    if record.get("problem"):
+        return record["problem"]
+    notes = []
+    imports = [r.message for r in results if "import failed:" in r.message]
+    if imports:
+        reason = imports[0].split("import failed:", 1)[1].strip().removesuffix(")")
+        notes.append(f"import failed: {reason}"[:200])
+    broken = [r for r in results if r.status in ("timeout", "error")]
+    counts = {}
+    for r in broken:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    words = {"timeout": "timed out", "error": "crashed"}
+    notes += [f"{n} check{'s' * (n != 1)} {words[s]}" for s, n in counts.items()]
+    if broken and not imports:
+        example = broken[0].message.splitlines()[0] if broken[0].message else ""
+        notes.append(f"e.g. {example[:157] + '...' if len(example) > 160 else example}")
+    return "; ".join(notes)
+
+
+def gradebook_csv(records):
+    """The gradebook as CSV text: one row per student, exercises in curriculum order."""
+    exercises = list(dict.fromkeys(c.exercise for c in all_checks()))
+    for record in records:
+        for r in record["results"]:
+            if r["exercise"] not in exercises:
+                exercises.append(r["exercise"])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "total", "max", "percent", *exercises, "status", "notes"])
+    for record in sorted(records, key=lambda r: r["student"]):
+        results = check_results(record)
+        got, possible = sum(r.points for r in results), sum(r.max_points for r in results)
+        per_exercise = {}
+        for r in results:
+            per_exercise[r.exercise] = per_exercise.get(r.exercise, 0.0) + r.points
+        percent = 100 * got / possible if possible else 0.0
+        writer.writerow(
+            [
+                record["student"],
+                f"{got:g}",
+                f"{possible:g}",
+                f"{percent:.1f}",
+                *(f"{per_exercise[e]:g}" if e in per_exercise else "" for e in exercises),
+                record["status"],
+                notes_for(record, results),
+            ]
+        )
+    return buffer.getvalue()
+
+
+# -- running many jobs -------------------------------------------------------------------------
+def failed_job(problem, engine):
+    """The record of a job that did not come back (its worker process died)."""
+    return {
+        "status": "grading error",
+        "problem": problem,
+        "seconds": None,
+        "engine": engine,
+        "results": [dataclasses.asdict(r) for r in unusable_results(problem)],
+    }
+
+
+def run_local(tasks, jobs, timeout):
+    """Yield (name, record) as each (name, payload) task finishes, `jobs` processes at a time."""
+    if jobs <= 1:
+        for name, payload in tasks:
+            yield name, grade_job(payload, timeout)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(grade_job, payload, timeout): name for name, payload in tasks}
+        try:
+            for future in as_completed(futures):
+                try:
+                    record = future.result()
+                except Exception as error:  # noqa: BLE001 - a lost worker costs one submission, reported
+                    record = failed_job(
+                        f"the grading process failed: {type(error).__name__}: {error}", "local"
+                    )
+                yield futures[future], record
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def connect_dask(address, jobs):
+    """(client, cluster) for the Dask scheduler at `address`; "local" starts a LocalCluster (cluster is None otherwise)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SubmissionError("--dask needs the 'distributed' package: pip install distributed") from None
+    cluster = None
+    try:
+        if address == "local":
+            cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        else:
+            client = Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as error:
+        if cluster is not None:
+            cluster.close()
+        raise SubmissionError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    return client, cluster
+
+
+def run_dask(tasks, client, cluster, timeout):
+    """Like run_local, on a connected Dask client; closes the client (and the local cluster) when done."""
+    from distributed import as_completed as dask_completed
+
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        futures = {
+            client.submit(grade_job, payload, timeout, key=f"grade-{name}-{run_id}", pure=False): name
+            for name, payload in tasks
+        }
+        for future in dask_completed(futures):
+            name = futures[future]
+            try:
+                record = future.result()
+            except Exception as error:  # noqa: BLE001 - a lost worker costs one submission, reported
+                record = failed_job(
+                    f"the grading job failed on the cluster: {type(error).__name__}: {error}", "dask"
+                )
+            yield name, record
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _progress(total):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", desc="grading", file=sys.stderr, dynamic_ncols=True)
+
+
+def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None, timeout=None):
+    """Grade every (new or changed) submission and rebuild the gradebook; return a summary dict."""
+    outputs = Outputs(out)
+    submissions = discover(submissions_dir, only=only, exclude=[outputs.root])
+    fingerprint = grader_fingerprint()
+    summary = {"graded": 0, "skipped": 0, "problems": 0}
+    tasks, keys, sources = [], {}, {}
+    for submission in submissions:
+        key = hashlib.sha256(f"{content_hash(submission)}:{fingerprint}".encode()).hexdigest()
+        if not force and outputs.stored_key(submission.name) == key:
+            summary["skipped"] += 1
+            continue
+        keys[submission.name], sources[submission.name] = key, str(submission.path)
+        try:
+            with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
+                payload = pack(prepare(submission, Path(scratch) / "impl"))
+        except (SubmissionError, OSError, ValueError) as error:
+            problem = str(error) if isinstance(error, SubmissionError) else f"cannot read it: {error}"
+            record = {
+                "status": "invalid submission",
+                "problem": problem,
+                "seconds": 0.0,
+                "engine": "none",
+                "results": [dataclasses.asdict(r) for r in unusable_results(problem)],
+            }
+            outputs.save(_finish(record, submission.name, key, sources[submission.name]))
+            summary["problems"] += 1
+            continue
+        tasks.append((submission.name, payload))
+    if tasks:
+        if dask:
+            client, cluster = connect_dask(dask, jobs)
+            finished = run_dask(tasks, client, cluster, timeout)
+        else:
+            finished = run_local(tasks, jobs, timeout)
+        with _progress(len(tasks)) as bar:
+            for name, record in finished:
+                outputs.save(_finish(record, name, keys[name], sources[name]))
+                summary["graded"] += 1
+                summary["problems"] += record["status"] != "graded"
+                bar.set_postfix_str(name, refresh=False)
+                bar.update()
+    outputs.write_gradebook(outputs.records())
+    return summary
+
+
+def _finish(record, name, key, source):
+    return {
+        "student": name,
+        "submission": source,
+        "key": key,
+        "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **record,
+    }
+
+
+# -- command line --------------------------------------------------------------------------------
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.batch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one submission per student")
+    parser.add_argument(
+        "--out", required=True, metavar="OUTDIR", help="folder for the gradebook and feedback"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)"
+    )
+    parser.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="grade on a Dask scheduler (tcp://host:8786), or 'local' for a LocalCluster",
+    )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="grade only these students")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time limit for importing a submission and for each check (default: each check's own limit; "
+        f"without grader.sandbox: for the whole submission, default {CHILD_TIMEOUT:g})",
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.timeout is not None and args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    try:
+        summary = grade_batch(
+            args.submissions, args.out, args.jobs, args.force, args.dask, args.only, args.timeout
+        )
+    except SubmissionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: graded submissions are kept; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    gradebook = Path(args.out) / "gradebook.csv"
+    print(
+        f"graded {summary['graded']}, already graded {summary['skipped']}, "
+        f"with problems {summary['problems']}; gradebook: {gradebook}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Build the Gradescope autograder zip, and grade one submission inside Gradescope.
+
+    python -m tools.gradescope_bundle --out autograder.zip [--rubric RUBRIC.toml]
+
+The zip holds `setup.sh` (installs Python and the grader's dependencies with pip),
+`run_autograder`, `requirements.txt`, the grader package (with its rubric: checks marked
+`after_published` there stay hidden from students until grades are published), the
+student stubs of exercises/ (so modules a student did not upload grade as not
+implemented), and the few tools that unpack and grade a submission. Never solutions/.
+
+Inside Gradescope, `run_autograder` calls
+
+    python -m tools.gradescope_bundle --grade-submission
+
+which turns /autograder/submission (a zip, a folder laid out like exercises/, or loose .py
+files) into an implementation directory, grades it in isolation and writes
+/autograder/results/results.json. The /autograder root can be moved with the
+AUTOGRADER_ROOT environment variable (or --root).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ("__init__.py", "submissions.py", "batch.py", "gradescope_bundle.py", "notebooks.py")
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+
+usable() {  # a Python >= 3.11 that can make virtual environments
+  command -v "$1" >/dev/null 2>&1 &&
+    "$1" -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+}
+pick_python() {
+  for candidate in python3 python3.13 python3.12 python3.11; do
+    if usable "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+PY="$(pick_python || true)"
+if [ -z "$PY" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y python3-venv || true
+  apt-get install -y python3.11 python3.11-venv || true
+  PY="$(pick_python)" || { echo "setup.sh: no Python >= 3.11 available" >&2; exit 1; }
+fi
+
+"$PY" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --upgrade pip
+"$ROOT/venv/bin/python" -m pip install -r "$ROOT/source/requirements.txt"
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade /autograder/submission into
+# /autograder/results/results.json. AUTOGRADER_ROOT moves /autograder (for testing);
+# GRADER_TIMEOUT (seconds) replaces the time limit of the import and of every check.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PY="${AUTOGRADER_PYTHON:-}"
+if [ -z "$PY" ]; then
+  if [ -x "$ROOT/venv/bin/python" ]; then PY="$ROOT/venv/bin/python"; else PY=python3; fi
+fi
+cd "$ROOT/source"
+exec "$PY" -E -s -m tools.gradescope_bundle --grade-submission --root "$ROOT" ${GRADER_TIMEOUT:+--timeout "$GRADER_TIMEOUT"}
+"""
+
+
+class BundleError(Exception):
+    """The bundle cannot be built; the message says why."""
+
+
+# -- building --------------------------------------------------------------------------------
+def requirements():
+    """The grader's run-time dependencies, from pyproject.toml."""
+    with open(KIT_ROOT / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    return list(project.get("dependencies", []))
+
+
+def bundle_files(rubric=None):
+    """{path in the zip: bytes} for everything the autograder needs, and nothing instructor-only."""
+    files = {}
+    for path in sorted((KIT_ROOT / "grader").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
+            files[path.relative_to(KIT_ROOT).as_posix()] = path.read_bytes()
+    if rubric is not None:
+        text = Path(rubric).read_bytes()
+        try:
+            tomllib.loads(text.decode())
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise BundleError(f"{rubric}: not a valid rubric file ({error})") from None
+        files["grader/rubric.toml"] = text
+    for path in sorted((KIT_ROOT / "exercises").glob("*.py")):
+        files[f"exercises/{path.name}"] = path.read_bytes()
+    for name in TOOLS:
+        if (KIT_ROOT / "tools" / name).is_file():
+            files[f"tools/{name}"] = (KIT_ROOT / "tools" / name).read_bytes()
+    needs = requirements() + (["nbformat"] if "tools/notebooks.py" in files else [])  # notebook uploads
+    files["requirements.txt"] = ("\n".join(needs) + "\n").encode()
+    files["setup.sh"] = SETUP_SH.encode()
+    files["run_autograder"] = RUN_AUTOGRADER.encode()
+    leaked = [p for p in files if p.startswith("solutions/")]
+    if leaked:
+        raise BundleError(f"refusing to bundle instructor-only files: {', '.join(leaked)}")
+    return files
+
+
+def build_bundle(out, rubric=None):
+    """Write the autograder zip to `out` (atomically); return the list of its files."""
+    files = bundle_files(rubric)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                mode = 0o755 if name in ("setup.sh", "run_autograder") else 0o644
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return list(files)
+
+
+# -- grading inside Gradescope -------------------------------------------------------------------
+def grade_submission(root, timeout=None):
+    """Grade `root`/submission and write `root`/results/results.json; return the results data."""
+    from grader.report import gradescope_results
+    from tools.batch import grade_directory, unusable_results, write_atomic
+    from tools.submissions import SubmissionError, prepare_upload
+
+    root = Path(root)
+    started = time.perf_counter()
+    output = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
+            impl = prepare_upload(root / "submission", Path(scratch) / "impl", KIT_ROOT / "exercises")
+            results = grade_directory(impl, timeout)
+    except SubmissionError as error:
+        output = f"Your submission could not be graded: {error}"
+        results = unusable_results(output)
+    data = gradescope_results(results, time.perf_counter() - started)
+    if output:
+        data["output"] = output
+    write_atomic(root / "results" / "results.json", json.dumps(data, indent=2))
+    return data
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.gradescope_bundle",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out", metavar="ZIP", help="where to write the autograder zip (e.g. autograder.zip)"
+    )
+    parser.add_argument("--rubric", metavar="TOML", help="rubric to bundle (default: grader/rubric.toml)")
+    parser.add_argument(
+        "--grade-submission",
+        action="store_true",
+        help="inside Gradescope: grade ROOT/submission into ROOT/results/results.json",
+    )
+    parser.add_argument(
+        "--root",
+        default=os.environ.get("AUTOGRADER_ROOT", "/autograder"),
+        help="the autograder root (default: $AUTOGRADER_ROOT or /autograder)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time limit for the import and each check (default: each check's own limit)",
+    )
+    args = parser.parse_args(argv)
+    if args.grade_submission:
+        if not (Path(args.root) / "submission").is_dir():
+            print(f"error: {Path(args.root) / 'submission'}: no such directory", file=sys.stderr)
+            return 2
+        data = grade_submission(args.root, args.timeout)
+        print(f"score: {data['score']:g}; results written to {Path(args.root) / 'results' / 'results.json'}")
+        return 0
+    if not args.out:
+        parser.error("--out is required to build the bundle")
+    if args.rubric and not Path(args.rubric).is_file():
+        parser.error(f"--rubric {args.rubric}: no such file")
+    try:
+        names = build_bundle(args.out, args.rubric)
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(names)} files): upload it as the autograder in Gradescope")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
