@@ -6,7 +6,7 @@ from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import check_gradient, data_rng, make, run_layer, set_params, spread
+from .common import check_gradient, data_rng, expected_gradients, make, run_layer, set_params, spread
 
 # ----------------------------------------------------------------------------- Affine
 AFFINE_CASES = [(4, 5, 3), (1, 3, 2), (6, 2, 7), (3, 4, 4)]  # (N, D, M): batch of one, square W
@@ -79,22 +79,30 @@ def affine_backward_db(t):
     check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "b", hints=[mean_db])
 
 
-@check("Affine", "nd_input")
-def affine_nd_input(t):
-    rng = data_rng(7)
-    layer = make(t, "Affine", 6, 4, rng=Rng(1))
-    params = {"W": rng.standard_normal((6, 4)), "b": rng.standard_normal(4)}
+def check_nd_affine(t, x_shape, out_features, seed):
+    """Affine on (N, d1, ..., dk) input: each sample flattened; dx has the input's shape. Returns (x, dout, grads)."""
+    rng = data_rng(seed)
+    features = int(np.prod(x_shape[1:]))
+    layer = make(t, "Affine", features, out_features, rng=Rng(1))
+    params = {"W": rng.standard_normal((features, out_features)), "b": rng.standard_normal(out_features)}
     set_params(layer, params)
-    x, dout = rng.standard_normal((3, 2, 3)), rng.standard_normal((3, 4))
+    x, dout = rng.standard_normal(x_shape), rng.standard_normal((x_shape[0], out_features))
     out, dx = run_layer(t, layer, x, dout, "Affine")
-    given = given_shapes(x=x) + " (each sample is flattened to 6 features)"
+    given = given_shapes(x=x) + f" (each sample is flattened to {features} features)"
     expect_array(out, affine_oracle(x, **params), "Affine.forward output", given)
     if dx is None or np.shape(dx) != x.shape:
         raise CheckFailure(
             f"Affine.backward: dx has shape {np.shape(dx)}, expected the input's shape {x.shape}",
             hint="reshape dx back to the shape of the forward input",
         )
-    expect_array(dx, (dout @ params["W"].T).reshape(x.shape), "Affine.backward: dx", given, tol=GRAD_TOL)
+    expected = expected_gradients(affine_oracle, x, params, dout)
+    expect_array(dx, expected["x"], "Affine.backward: dx", given, tol=GRAD_TOL)
+    return given, expected, layer.get("grads")
+
+
+@check("Affine", "nd_input")
+def affine_nd_input(t):
+    check_nd_affine(t, (3, 2, 3), 4, seed=7)
 
 
 @check("Affine", "backward_twice")
