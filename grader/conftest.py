@@ -1,3 +1,11 @@
 """Loads the grader's pytest front end when pytest runs on this directory."""
 
-from grader.plugin import grade, pytest_addoption, pytest_configure, pytest_terminal_summary, rubric, target  # noqa: F401
+from grader.plugin import (  # noqa: F401
+    grade,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_terminal_summary,
+    rubric,
+    target,
+)

@@ -34,8 +34,6 @@ def pytest_configure(config):
     config.stash[STARTED] = time.perf_counter()
     for exercise in sorted({c.exercise for c in all_checks()}):
         config.addinivalue_line("markers", f"{exercise}: the checks of {exercise}")
-    if not config.pluginmanager.has_plugin(AssignmentSelection.name):
-        config.pluginmanager.register(AssignmentSelection(), AssignmentSelection.name)
 
 
 def read_rubric(config):
@@ -53,20 +51,16 @@ def assigned(checks, rubric):
     return [c for c in checks if c.exercise in exercises]
 
 
-class AssignmentSelection:
-    """Deselects the checks of exercises the rubric does not list."""
-
-    name = "grader-assignment-selection"
-
-    def pytest_collection_modifyitems(self, config, items):
-        wanted = {c.id for c in assigned(all_checks(), read_rubric(config))}
-        keep, drop = [], []
-        for item in items:
-            check = item.callspec.params.get("check") if hasattr(item, "callspec") else None
-            (drop if isinstance(check, Check) and check.id not in wanted else keep).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+def pytest_collection_modifyitems(config, items):
+    """Deselect the checks of exercises the rubric does not list."""
+    wanted = {c.id for c in assigned(all_checks(), read_rubric(config))}
+    keep, drop = [], []
+    for item in items:
+        check = item.callspec.params.get("check") if hasattr(item, "callspec") else None
+        (drop if isinstance(check, Check) and check.id not in wanted else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,9 @@ HIDDEN_PACKAGE = f"{__package__}.hidden"
 
 def load_hidden_checks():
     """Register the hidden checks of grader/hidden/ if that package is present (a student kit has none)."""
-    if importlib.util.find_spec(HIDDEN_PACKAGE) is not None:
+    # Look beside this file, not on the import path: an editable install of the course repository
+    # must not lend its hidden checks to a student kit run in the same environment.
+    if (Path(__file__).parent / "hidden" / "__init__.py").is_file():
         importlib.import_module(HIDDEN_PACKAGE)
 
 

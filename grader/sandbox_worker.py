@@ -350,13 +350,13 @@ def build_root(config):
     for path in python_paths():
         if not (path == "/usr" or path.startswith("/usr/")):
             bind(path, root)
-    os.makedirs(root + "/dev", mode=0o755)
+    os.makedirs(root + "/dev", mode=0o755, exist_ok=True)
     for name in DEVICES:
         if os.path.exists("/dev/" + name):
             bind("/dev/" + name, root, read_only=False)
-    os.makedirs(root + "/proc")
+    os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", mode=0o755)
+    os.makedirs(root + "/tmp", mode=0o755, exist_ok=True)  # may exist: a venv under /tmp is bound above
     for name in ("runtime", "submission"):
         bind(f"{base}/{name}", root)
     os.makedirs(root + base + "/work", mode=0o700)
