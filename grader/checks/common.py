@@ -41,14 +41,19 @@ def set_params(layer, values):
         params.copy_into(key, value)
 
 
-def expected_gradients(oracle, x, params, dout):
-    """Numerical gradients of sum(oracle(x, **params) * dout) w.r.t. x and every parameter."""
-    grads = {"x": numeric_gradient(lambda v: np.sum(oracle(v, **params) * dout), x)}
-    for key in params:
-        grads[key] = numeric_gradient(
-            lambda v, key=key: np.sum(oracle(x, **{**params, key: v}) * dout), params[key]
-        )
-    return grads
+def expected_gradients(oracle, x, params, dout, which=None):
+    """Numerical gradients of sum(oracle(x, **params) * dout) w.r.t. x and every parameter.
+
+    With `which` ("x" or a params key) only that gradient is computed.
+    """
+    inputs = {"x": x, **params}
+
+    def loss(key, value):
+        args = {**inputs, key: value}
+        return np.sum(oracle(args.pop("x"), **args) * dout)
+
+    keys = list(inputs) if which is None else [which]
+    return {key: numeric_gradient(lambda v, key=key: loss(key, v), inputs[key]) for key in keys}
 
 
 def run_layer(t, layer, x, dout, name):
@@ -68,7 +73,7 @@ def check_gradient(t, name, build, oracle, cases, which, hints=()):
     for case in cases:
         layer, x, params, dout = build(t, case)
         _, dx = run_layer(t, layer, x, dout, name)
-        expected = expected_gradients(oracle, x, params, dout)
+        expected = expected_gradients(oracle, x, params, dout, which)
         given = given_shapes(x=x, dout=dout) + (f", {case}" if isinstance(case, str) else "")
         if which == "x":
             got, what = dx, f"{name}.backward: dx"

@@ -14,7 +14,7 @@ from ..numeric import numeric_gradient, rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import data_rng, make, run_layer, set_params, spread
+from .common import data_rng, expected_gradients, make, run_layer, set_params, spread
 
 
 def equals(got, value, tol=1e-6):
@@ -246,12 +246,10 @@ def conv_output_shape(t):
 def expected_conv_gradient(case, x, params, dout, which):
     """Float64 central differences of sum(conv_oracle(...) * dout) w.r.t. x, W or b."""
 
-    def loss(**overrides):
-        args = {"x": x, **params, **overrides}
-        return np.sum(conv_oracle(args["x"], args["W"], args["b"], case.s, case.p) * dout)
+    def oracle(x, W, b):
+        return conv_oracle(x, W, b, case.s, case.p)
 
-    start = x if which == "x" else params[which]
-    return numeric_gradient(lambda v: loss(**{which: v}), start)
+    return expected_gradients(oracle, x, params, dout, which)[which]
 
 
 def dx_hints(case, x, params, dout):
