@@ -26,24 +26,22 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     target, rubric = load_impl(args.impl), load_rubric()
-    timings = []
+    results, seconds = [], {}
     for check in all_checks():
         best = float("inf")
         for _ in range(args.repeat):
             start = time.perf_counter()
             result = run_check(check, target, rubric[check.id].points)
             best = min(best, time.perf_counter() - start)
-        result.seconds = best
-        timings.append(result)
+        results.append(result)
+        seconds[check.id] = best
     print(f"{'exercise':<22}{'checks':>7}{'seconds':>10}   slowest check")
-    for exercise, group in by_exercise(timings).items():
-        slowest = max(group, key=lambda r: r.seconds)
-        total = sum(r.seconds for r in group)
-        print(f"{exercise:<22}{len(group):>7}{total:>10.3f}   {slowest.id} ({slowest.seconds:.3f} s)")
-    failed = [r.id for r in timings if not r.passed]
-    print(
-        f"\ntotal: {sum(r.seconds for r in timings):.2f} s for {len(timings)} checks (best of {args.repeat})"
-    )
+    for exercise, group in by_exercise(results).items():
+        slowest = max(group, key=lambda r: seconds[r.id])
+        total = sum(seconds[r.id] for r in group)
+        print(f"{exercise:<22}{len(group):>7}{total:>10.3f}   {slowest.id} ({seconds[slowest.id]:.3f} s)")
+    failed = [r.id for r in results if not r.passed]
+    print(f"\ntotal: {sum(seconds.values()):.2f} s for {len(results)} checks (best of {args.repeat})")
     if failed:
         print(f"not passing on {args.impl}: {', '.join(failed)}")
     return 0

@@ -57,7 +57,7 @@ def scale_factor(got, expected, batch_size=None):
     return f"off by a constant factor of {c:.4g}"
 
 
-def not_summed(got, expected, summed_axis_size=None):
+def not_summed(got, expected):
     """A bias gradient with an extra batch axis, or summed over the wrong axis."""
     got, expected = np.asarray(got), np.asarray(expected)
     if got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:

@@ -411,13 +411,15 @@ def sequential_fit_steps(t):
         params, X, y = fit_data(n)
         net, _ = build_net(t, FIT_NET, params)
         sizes = {} if batch_size is None else {"batch_size": batch_size}
-        optimizer = make(t, "SGD", lr=0.1)
-        got = net.call(
-            "fit", X, y, make(t, "SoftmaxCrossEntropy"), optimizer, epochs=epochs, shuffle=False, **sizes
-        )
+        got = fit_with_sgd(t, net, X, y, 0.1, epochs=epochs, shuffle=False, **sizes)
         losses = fit_losses(got, n, batch_size or 32, epochs)
         if not np.all(np.isfinite(losses)):
             raise CheckFailure(f"Sequential.fit returned losses that are not finite: {losses}")
+
+
+def fit_with_sgd(t, net, X, y, lr, **options):
+    """The student's Sequential.fit with the student's SoftmaxCrossEntropy and SGD(lr); the losses it returns."""
+    return net.call("fit", X, y, make(t, "SoftmaxCrossEntropy"), make(t, "SGD", lr=lr), **options)
 
 
 def fit_mistake(found, spec, params, X, y, lr, epochs, batch_size):
@@ -445,16 +447,7 @@ def sequential_fit_sgd(t):
     n, batch_size, epochs, lr = 10, 4, 2, 0.5
     params, X, y = fit_data(n, k=1)
     net, layers = build_net(t, FIT_NET, params)
-    got = net.call(
-        "fit",
-        X,
-        y,
-        make(t, "SoftmaxCrossEntropy"),
-        make(t, "SGD", lr=lr),
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=False,
-    )
+    got = fit_with_sgd(t, net, X, y, lr, epochs=epochs, batch_size=batch_size, shuffle=False)
     losses = fit_losses(got, n, batch_size, epochs)
     expected_losses, expected_params = reference_fit(FIT_NET, params, X, y, lr, epochs, batch_size)
     found = layer_params(FIT_NET, layers)
@@ -495,17 +488,7 @@ def sequential_fit_shuffle(t):
     runs = []
     for _ in range(2):
         net, _ = build_net(t, FIT_NET, params)
-        got = net.call(
-            "fit",
-            X,
-            y,
-            make(t, "SoftmaxCrossEntropy"),
-            make(t, "SGD", lr=0.0),
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
-            rng=Rng(5),
-        )
+        got = fit_with_sgd(t, net, X, y, 0.0, epochs=epochs, batch_size=batch_size, shuffle=True, rng=Rng(5))
         runs.append(fit_losses(got, n, batch_size, epochs))
     given = f"N = {n}, batch_size={batch_size}, epochs={epochs}, shuffle=True, SGD(lr=0) so the weights stay fixed"
     for e in range(epochs):
@@ -538,16 +521,7 @@ GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 def train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test=None, y_test=None):
     """Fit a Sequential of the student's layers with SGD; (accuracy on the test data, losses)."""
     net, _ = build_net(t, spec, params)
-    losses = net.call(
-        "fit",
-        X,
-        y,
-        make(t, "SoftmaxCrossEntropy"),
-        make(t, "SGD", lr=lr),
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=False,
-    )
+    losses = fit_with_sgd(t, net, X, y, lr, epochs=epochs, batch_size=batch_size, shuffle=False)
     X_test, y_test = (X, y) if X_test is None else (X_test, y_test)
     scores = net.call("forward", X_test)
     if not isinstance(scores, np.ndarray) or scores.shape != (len(X_test), spec[-1][2]):
