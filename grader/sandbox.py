@@ -7,7 +7,8 @@ Threat model. A submission is arbitrary Python written by someone who wants a
 higher score (or just has a bug that loops, exits or eats memory). It runs in
 its own worker process (grader/sandbox_worker.py) that imports it and executes
 only the calls a check asks for, on inputs this process chose (from a per-run
-secret seed). Replies are length-prefixed JSON plus the raw bytes of numeric
+secret seed). Workers are forked from a small fork server (grader/spawner.py)
+that has imported numpy once, so a worker starts in milliseconds. Replies are length-prefixed JSON plus the raw bytes of numeric
 arrays (dtype and shape validated, never pickle), capped in size, and re-made
 with grader.target.plain, so a reply is only ever numbers and base-class
 numeric arrays. Every comparison,
@@ -26,21 +27,23 @@ Protected against
     of grade_isolated;
   - leftover processes: after every call the worker kills everything it
     started (it is pid 1 of its own pid namespace, or a child subreaper);
-  - with isolation "namespaces" (root and util-linux `unshare` available, as
-    on the grading machines and in Gradescope's containers): no network (empty
-    network namespace); a root made of read-only bind mounts of the Python
-    installation and the submission copy only, so solutions/, the grader's
+  - with isolation "namespaces" (root and a kernel that lets it create user-less
+    Linux namespaces, as on the grading machines and in Gradescope's containers):
+    no network (empty network namespace); a root made of read-only bind mounts of
+    the Python installation, the worker's runtime files and the submission copy
+    only, so solutions/, the grader's
     checks, other submissions, gradebooks and results files do not exist for
     it; a private /proc; a small tmpfs as working directory; an unprivileged
     random uid with no_new_privs.
 
 Not protected
-  - with isolation "basic" (no root or no unshare, e.g. a student laptop or an
+  - with isolation "basic" (no root or no namespaces, e.g. a student laptop or an
     unprivileged CI runner): limits, process cleanup and the trusted verdict
     still hold, but the worker sees the file system and the network as the
     grading user does (as root it still drops to a private uid, unless the
     Python installation is readable only by root, e.g. pyenv under /root);
-    grade where solutions/ is absent (the Gradescope bundle ships none). `SandboxTarget.isolation` says which mode ran;
+    grade where solutions/ is absent (the Gradescope bundle ships none).
+    `SandboxTarget.isolation` says which mode ran;
   - a submission reading the grader functions it is handed by name
     (grader.checks.functions and its helpers) or the inputs it is sent;
   - last_mutations (whether a call changed its input arrays) is reported by
@@ -56,6 +59,7 @@ import builtins
 import contextlib
 import itertools
 import json
+import math
 import os
 import re
 import secrets
@@ -72,34 +76,17 @@ import types
 import warnings
 import weakref
 from dataclasses import asdict, dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from .results import CheckResult, CheckTimeout, run_check
+from .spawner import SpawnError, spawn_worker, spawner
 from .target import Ref, Rng, TargetError, plain
 
-GRADER_DIR = Path(__file__).resolve().parent
 HEADER = struct.Struct(">I")
 NUMERIC_DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")
-# The grader files the worker needs: itself, load_impl, and the modules that define the
-# callables checks hand to student code (with their imports). No other check is copied.
-RUNTIME_FILES = (
-    "__init__.py",
-    "sandbox_worker.py",
-    "target.py",
-    "results.py",
-    "registry.py",
-    "contract.py",
-    "expect.py",
-    "hints.py",
-    "numeric.py",
-    "checks/common.py",
-    "checks/functions.py",
-)
-CALLABLE_MODULES = ("grader.checks.",)
-BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[2]); from grader.sandbox_worker import main; main()"
+CALLABLE_MODULES = ("grader.checks.",)  # grader callables that may be handed to student code, by name
 SIGNAL_REASONS = {
     signal.SIGXCPU: "used up its CPU time limit",
     signal.SIGXFSZ: "wrote a file larger than the limit",
@@ -139,18 +126,9 @@ class _Deadline(Exception):
     """A read or write on the worker's pipes ran out of time."""
 
 
-@cache
 def available_isolation():
-    """ "namespaces" if this process may unshare (root + util-linux unshare), else "basic"."""
-    unshare = shutil.which("unshare")
-    if os.geteuid() != 0 or not unshare or not sys.platform.startswith("linux"):
-        return "basic"
-    probe = [unshare, "--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "true"]
-    try:
-        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return "namespaces" if ok else "basic"
+    """ "namespaces" if workers may enter Linux namespaces (as root), else "basic"."""
+    return "namespaces" if spawner().namespaces else "basic"
 
 
 def describe_exit(returncode):
@@ -235,9 +213,9 @@ def _array_from_wire(marker, blobs):
     ):
         raise WorkerFailure("your code broke the grading protocol (a malformed array)")
     dtype = np.dtype(dtype)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(blobs[index]):
+    if math.prod(shape) * dtype.itemsize != len(blobs[index]):
         raise WorkerFailure("your code broke the grading protocol (an array of the wrong size)")
-    return np.frombuffer(blobs[index], dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(blobs[index], dtype=dtype).reshape(shape)  # read-only; plain() copies it
 
 
 def _bad_array(dtype_name):
@@ -247,6 +225,18 @@ def _bad_array(dtype_name):
     except Exception:  # noqa: BLE001 - any name numpy cannot parse
         dtype = np.dtype(object)
     return np.empty(0, dtype=dtype)
+
+
+def _fill_report(filled, values):
+    """The worker's answer to new_filled, validated: (keys, {key: shape tuple or None})."""
+    try:
+        keys = [str(k) for k in filled["keys"][:1000]]
+        shapes = {key: filled["shapes"][key] for key in values}
+        if not all(s is None or type(s) is list and all(type(n) is int for n in s) for s in shapes.values()):
+            raise TypeError
+    except (TypeError, KeyError):
+        raise WorkerFailure("your code broke the grading protocol (a malformed reply)") from None
+    return keys, {key: None if s is None else tuple(s) for key, s in shapes.items()}
 
 
 _LIVE = weakref.WeakSet()  # targets not yet closed: their workers are killed and directories removed at exit
@@ -300,13 +290,6 @@ class SandboxTarget:
         """A private directory with the runtime and a copy of the submission."""
         self._dir = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))
         os.chmod(self._dir, 0o711)
-        runtime = self._dir / "runtime" / "grader"
-        for rel in RUNTIME_FILES:
-            (runtime / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(GRADER_DIR / rel, runtime / rel)
-        (runtime / "checks" / "__init__.py").write_text(
-            '"""The grader callables a submission may be handed."""\n'
-        )
         submission = self._dir / "submission"
         if not (self.impl_dir / "__init__.py").is_file():
             submission.mkdir()
@@ -316,8 +299,7 @@ class SandboxTarget:
             self._copy_submission(submission)
         (self._dir / "root").mkdir()
         (self._dir / "work").mkdir()
-        for path in [self._dir / "runtime", submission, *self._dir.joinpath("runtime").rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        os.chmod(submission, 0o755)
 
     def _copy_submission(self, dest):
         total = 0
@@ -353,33 +335,15 @@ class SandboxTarget:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         uid = 200000 + secrets.randbelow(100000) if os.geteuid() == 0 else 0
-        config = {
-            "dir": str(self._dir),
-            "mode": self.isolation,
-            "uid": uid,
-            "req_fd": req_r,
-            "rep_fd": rep_w,
-            "limits": asdict(self.limits),
-        }
+        config = {"dir": str(self._dir), "mode": self.isolation, "uid": uid, "limits": asdict(self.limits)}
         if uid:
             os.chown(self._dir / "work", uid, uid)
-        command = [sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(config), str(self._dir / "runtime")]
-        if self.isolation == "namespaces":
-            ns = ["--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
-            command = [shutil.which("unshare"), *ns, *command]
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-        env.update({k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         try:
-            self._proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(req_r, rep_w),
-                env=env,
-                cwd=self._dir,
-                start_new_session=True,
-            )
+            self._proc = spawn_worker(config, req_r, rep_w)
+        except SpawnError:
+            os.close(req_w)
+            os.close(rep_r)
+            raise
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -430,10 +394,7 @@ class SandboxTarget:
         if self._proc is None:
             return
         started = time.perf_counter()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=5)
+        self._proc.kill()
         for fd in (self._req, self._rep):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -724,6 +685,22 @@ class SandboxTarget:
         values = [("args", list(args)), ("kwargs", kwargs)]
         return self._call({"op": "new", "name": name}, values, f"{name}(...)", name, want="ref")
 
+    def new_filled(self, name, args, kwargs, attr, values):
+        """new() and fill_arrays(obj.<attr>, values) in one round trip; (Ref, keys, shapes)."""
+        if name not in self.names:
+            raise KeyError(name)
+        blobs = []
+        request = {
+            "op": "new",
+            "name": name,
+            "args": self._to_wire(list(args), blobs),
+            "kwargs": {str(k): self._to_wire(v, blobs) for k, v in kwargs.items()},
+            "keep": next(self._keys),
+            "fill": {"attr": str(attr), "values": self._to_wire(dict(values), blobs)},
+        }
+        header, _ = self._request(request, blobs, what=f"{name}(...)")
+        return (Ref(self, request["keep"], name), *_fill_report(header.get("filled"), values))
+
     def call(self, name, *args, **kwargs):
         if name not in self.names:
             raise KeyError(name)
@@ -753,11 +730,6 @@ class SandboxTarget:
         if not isinstance(value, bool):
             raise WorkerFailure("your code broke the grading protocol (hasattr is not a bool)")
         return value
-
-    def copy_into(self, ref, key, value):
-        request = {"op": "copy_into", "ref": ref.key}
-        values = [("key", key), ("value", np.asarray(value))]
-        self._call(request, values, f"writing into {ref.label}[{key!r}]", want="none")
 
     def fetch(self, ref):
         return self._call({"op": "fetch", "ref": ref.key}, (), f"reading {ref.label}", ref.label)

@@ -1,14 +1,19 @@
 """The untrusted side of the sandbox: imports one submission and runs only the calls it is sent.
 
-Started by grader.sandbox (never by hand) as
+Started by grader.sandbox (never by hand). A fork server,
 
-    python -I -c "<bootstrap>" '<json config>'
+    python -I -c "<bootstrap>" <runtime directory> <socket fd>
 
-It first shuts itself in (while still running only this file's code): with Linux
-namespaces it builds a new root from read-only bind mounts of the Python
-installation plus the submission, a small tmpfs working directory and a private
-/proc, chroots into it and drops to an unprivileged uid; everywhere it sets
-resource limits. Only then does it import the submission and answer requests.
+imports numpy and this module once, then forks one worker per request (much
+faster than starting Python for every submission). Each fork becomes a session
+leader, enters new namespaces if asked, and runs the worker in its own child,
+whose exit status it reports on a pipe.
+
+The worker first shuts itself in (while still running only this file's code):
+with Linux namespaces it builds a new root from read-only bind mounts of the
+Python installation plus the submission, a small tmpfs working directory and a
+private /proc, chroots into it and drops to an unprivileged uid; everywhere it
+sets resource limits. Only then does it import the submission and answer requests.
 
 Wire format, both ways: a 4-byte big-endian length, a JSON header, then the
 raw bytes of the numeric arrays the header describes (never pickle). Values are
@@ -27,13 +32,17 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import signal
+import socket
 import struct
 import sys
 import traceback
 import warnings
 
 import numpy as np
+
+from .target import fill_arrays
 
 HEADER = struct.Struct(">I")
 MAX_TEXT = 4000
@@ -42,9 +51,14 @@ MAX_WARNINGS = 20
 MAX_DEPTH = 40
 CALLABLE_PREFIX = "grader.checks."
 
+PRELOAD = ("numpy.random", "grader.target", "grader.checks.functions")  # imported once, in the fork server
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+WALL = 0x40000000  # __WALL: also children made by clone() with another exit signal
 DEVICES = ("null", "zero", "full", "random", "urandom")
 TOP_LEVEL = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -207,16 +221,16 @@ class Worker:
             value = None
         elif op == "has_attr":
             value = hasattr(self.objects[request["ref"]], request["attr"])
-        elif op == "copy_into":
-            target = self.objects[request["ref"]][self.from_wire(request["key"], blobs)]
-            np.copyto(target, np.asarray(self.from_wire(request["value"], blobs)))
-            value = None
         elif op == "fetch":
             value = self.objects[request["ref"]]
         else:
             raise ValueError(f"unknown request {op!r}")
         if "keep" in request:
             self.objects[request["keep"]] = value
+            if "fill" in request:  # new_filled: fill the new object's arrays, report what was found
+                values = self.from_wire(request["fill"]["values"], blobs)
+                keys, shapes = fill_arrays(getattr(value, request["fill"]["attr"]), values)
+                reply["filled"] = {"keys": keys[:1000], "shapes": shapes}
         elif request.get("want", "value") == "value":
             reply["value"] = to_wire(value, out_blobs)
         reply["mutations"] = mutations
@@ -270,7 +284,7 @@ class Worker:
     def load(self, path):
         """Import the submission as grader.target.load_impl does; describe its API for the trusted side."""
         try:
-            from grader.target import load_impl
+            from .target import load_impl
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -357,8 +371,8 @@ def build_root(config):
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/tmp", mode=0o755, exist_ok=True)  # may exist: a venv under /tmp is bound above
-    for name in ("runtime", "submission"):
-        bind(f"{base}/{name}", root)
+    bind(config["runtime"], root)
+    bind(f"{base}/submission", root)
     os.makedirs(root + base + "/work", mode=0o700)
     size = max(1, limits["workdir_bytes"] // 1024)
     options = f"size={size}k,mode=700" + (f",uid={uid},gid={uid}" if uid else "")
@@ -397,15 +411,30 @@ def drop_privileges(uid, processes):
     os.setuid(uid)
 
 
+def has_children():
+    """Whether this process has any child (running, stopped or a zombie); one system call.
+
+    As pid 1 of its namespace, or as a child subreaper, every descendant that outlives its
+    parent becomes our child, so no child means no descendant at all.
+    """
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT | WALL)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def kill_namespace():
     """As pid 1 of a private pid namespace: kill every other process in it and reap them."""
+    if not has_children():
+        return
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         return
     for _ in range(10000):
         try:
-            if os.waitpid(-1, 0)[0] == 0:
+            if os.waitpid(-1, WALL)[0] == 0:
                 return
         except ChildProcessError:
             return
@@ -415,6 +444,8 @@ def kill_namespace():
 
 def kill_descendants():
     """As a child subreaper: kill every process descended from this one (orphans come back to us)."""
+    if not has_children():
+        return
     for _ in range(50):
         pids = set()
         for task in os.listdir("/proc/self/task"):
@@ -432,7 +463,7 @@ def kill_descendants():
                 pass
         for pid in pids:
             try:
-                os.waitpid(pid, 0)
+                os.waitpid(pid, WALL)
             except ChildProcessError:
                 pass
 
@@ -459,9 +490,41 @@ def shut_in(config):
     return kill
 
 
-def main():
-    config = json.loads(sys.argv[1])
-    req_fd, rep_fd = config["req_fd"], config["rep_fd"]
+def unshare(flags):
+    if LIBC.unshare(ctypes.c_int(flags)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+
+
+def wait_status(pid):
+    """The exit code of child `pid` as subprocess reports it (negative: killed by that signal)."""
+    while True:
+        try:
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        except InterruptedError:
+            continue
+
+
+def can_unshare():
+    """Whether a child of this process may enter new namespaces and mount in them (tried in a throwaway child)."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unshare(NAMESPACES)
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            inner = os.fork()
+            if inner == 0:
+                os._exit(0)
+            os._exit(0 if wait_status(inner) == 0 else 1)
+        except BaseException:  # noqa: BLE001 - any failure means: no namespaces here
+            os._exit(1)
+    return wait_status(pid) == 0
+
+
+def run_worker(config, req_fd, rep_fd):
+    """Shut in, import the submission and answer requests until the trusted side hangs up."""
     sys.dont_write_bytecode = True
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
@@ -480,5 +543,67 @@ def main():
     os._exit(0)
 
 
-if __name__ == "__main__":
-    main()
+def start_worker(config, req_fd, rep_fd, status_fd):
+    """In a fresh fork of the fork server: a session of its own, new namespaces if asked, the
+    worker in a child (pid 1 of the new pid namespace); then wait and report its exit code."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.setsid()
+        if config["mode"] == "namespaces":
+            unshare(NAMESPACES)
+        pid = os.fork()
+    except BaseException:  # noqa: BLE001 - tell the trusted side why the sandbox could not start
+        write_all(rep_fd, encode_frame({"ok": False, "setup_error": traceback.format_exc()[-MAX_TEXT:]}))
+        os._exit(3)
+    if pid == 0:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker dies with this process
+        run_worker(config, req_fd, rep_fd)
+    os.closerange(3, status_fd)
+    os.closerange(status_fd + 1, 1 << 20)
+    write_all(status_fd, struct.pack(">i", wait_status(pid)))
+    os._exit(0)
+
+
+def serve_forks(sock_fd, home):
+    """The fork server: preload, report whether namespaces work, then fork a worker per request.
+
+    A request is one message: the worker's JSON config with three file descriptors
+    (requests, replies, exit status). The answer is {"pid": ...} or {"error": ...}.
+    `home`, the server's directory, is removed if the grading process dies first.
+    """
+
+    def leave(signum, frame):
+        shutil.rmtree(home, ignore_errors=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the grading process is already gone
+        leave(None, None)
+    sock = socket.socket(fileno=sock_fd)
+    for name in PRELOAD:
+        importlib.import_module(name)
+    sock.sendall(json.dumps({"namespaces": can_unshare()}).encode())
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+        except OSError:
+            os._exit(0)
+        if not data:
+            os._exit(0)
+        try:
+            pid = os.fork()
+        except OSError as error:
+            answer = {"error": str(error)}
+        else:
+            if pid == 0:
+                try:
+                    start_worker(json.loads(data), *fds)
+                finally:
+                    os._exit(4)  # never back into this loop
+            answer = {"pid": pid}
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(json.dumps(answer).encode())

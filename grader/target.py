@@ -66,10 +66,6 @@ class Ref:
     def has(self, attr):
         return self.target.has_attr(self, attr)
 
-    def copy_into(self, key, value):
-        """Write `value` into the array `obj[key]` in place (e.g. a layer's params dict)."""
-        self.target.copy_into(self, key, value)
-
     def fetch(self):
         """The object itself as a plain value (e.g. an array or a dict of arrays)."""
         return self.target.fetch(self)
@@ -80,6 +76,21 @@ class Ref:
 
 class TargetError(Exception):
     """The implementation returned or holds something that is not a plain value."""
+
+
+def fill_arrays(container, values):
+    """Copy every values[key] into the array container[key] in place, if all keys fit.
+
+    Nothing is copied unless every key exists with exactly the shape of its value (so a
+    broadcast never hides a wrong shape). Returns (the container's keys, {key: the shape
+    of container[key], or None if the key is missing}) for the caller to judge.
+    """
+    keys = [str(k) for k in container]
+    shapes = {key: tuple(np.shape(container[key])) if key in container else None for key in values}
+    if all(shapes[key] == np.shape(value) for key, value in values.items()):
+        for key, value in values.items():
+            np.copyto(container[key], np.asarray(value))
+    return keys, shapes
 
 
 def plain(value, where="value"):
@@ -142,6 +153,15 @@ class InProcessTarget:
         obj = self._invoke(self.namespace[name], args, kwargs)
         return self._keep(obj, name)
 
+    def new_filled(self, name, args, kwargs, attr, values):
+        """Construct `name(*args, **kwargs)`, then fill_arrays(obj.<attr>, values).
+
+        Returns (Ref, keys, shapes) as fill_arrays reports them.
+        """
+        ref = self.new(name, *args, **kwargs)
+        keys, shapes = fill_arrays(getattr(self.objects[ref.key], attr), values)
+        return ref, keys, shapes
+
     def call(self, name, *args, **kwargs):
         """Call the function `name` and return a plain value."""
         return plain(self._invoke(self.namespace[name], args, kwargs), f"{name}(...)")
@@ -168,9 +188,6 @@ class InProcessTarget:
 
     def has_attr(self, ref, attr):
         return hasattr(self.objects[ref.key], attr)
-
-    def copy_into(self, ref, key, value):
-        np.copyto(self.objects[ref.key][key], np.asarray(value))
 
     def fetch(self, ref):
         return plain(self.objects[ref.key], ref.label)

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ from grader.checks import common
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.sandbox import Limits, SandboxTarget, available_isolation, grade_isolated
+from grader.spawner import spawner
 from grader.target import load_impl
 from tests.hostile import CASES, GRADEBOOK, MARKER, ROOT, build, build_stub
 
@@ -24,7 +27,7 @@ SHORT = Limits(check_seconds=0.5, import_seconds=2.0)  # for the cases that hang
 GRADED = ["Affine", "sigmoid"]  # the tampered exercise, and one in another file that must grade normally
 NAMESPACES = available_isolation() == "namespaces"
 needs_namespaces = pytest.mark.skipif(
-    not NAMESPACES, reason="file system and network isolation need root and util-linux unshare"
+    not NAMESPACES, reason="file system and network isolation need root and Linux namespaces"
 )
 
 
@@ -220,3 +223,52 @@ def test_cli_rejects_a_bad_directory_without_a_traceback(tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "not an implementation directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_params_of_the_wrong_shape_read_as_in_process(tmp_path):
+    """Layers are built and filled with the grader's values in one round trip; a wrong shape is named."""
+    impl = tmp_path / "row_bias"
+    shutil.copytree(ROOT / "solutions", impl, ignore=shutil.ignore_patterns("__pycache__"))
+    layers = impl / "layers.py"
+    text = layers.read_text()
+    assert text.count('self.params["b"] = np.zeros(out_features)') == 1
+    layers.write_text(text.replace("np.zeros(out_features)", "np.zeros((1, out_features))"))
+    sandboxed = grade_isolated(impl, checks=["Affine"], seed=SEED)
+    common.SEED, previous = SEED, common.SEED
+    try:
+        expected = in_process(impl, ["Affine"])
+    finally:
+        common.SEED = previous
+    assert summary(sandboxed) == summary(expected)
+    assert any("Affine.params['b'] has shape (1, 3), expected (3,)" in r.message for r in sandboxed)
+
+
+def test_a_dead_fork_server_is_replaced():
+    before = spawner()
+    os.killpg(before.proc.pid, signal.SIGKILL)
+    before.proc.wait(timeout=10)
+    results = grade_isolated(ROOT / "solutions", checks=["sigmoid"], seed=SEED)
+    assert all(r.passed for r in results)
+    assert spawner() is not before and spawner().alive
+
+
+def test_a_forked_grading_process_starts_its_own_fork_server():
+    """After os.fork (multiprocessing's fork context) the child must not share the parent's server."""
+    parent_server = spawner()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: grade, report, never return into pytest
+        try:
+            results = grade_isolated(ROOT / "solutions", checks=["sigmoid"], seed=SEED)
+            mine = spawner()
+            report = {"passed": all(r.passed for r in results), "own": mine.owner == os.getpid()}
+            mine.close()
+            os.write(write, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        report = json.loads(pipe.read() or "{}")
+    os.waitpid(pid, 0)
+    assert report == {"passed": True, "own": True}
+    assert spawner() is parent_server and parent_server.alive

@@ -369,6 +369,8 @@ def run_local(tasks, jobs, timeout):
             yield name, grade_job(payload, timeout)
         return
     context = multiprocessing.get_context("spawn")
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")  # one grading process per core: no BLAS threads on top
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(grade_job, payload, timeout): name for name, payload in tasks}
         try:

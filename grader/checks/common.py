@@ -26,19 +26,16 @@ def make(t, name, *args, **kwargs):
     return t.new(name, *args, **kwargs)
 
 
-def set_params(layer, values):
-    """Write grader-chosen values into the layer's own params arrays (in place)."""
-    current = layer.get("params")
-    for key, value in values.items():
-        if key not in current:
-            raise CheckFailure(f"{layer.label}.params has no key {key!r} (keys: {sorted(current)})")
-        if np.shape(current[key]) != np.shape(value):
-            raise CheckFailure(
-                f"{layer.label}.params[{key!r}] has shape {np.shape(current[key])}, expected {np.shape(value)}"
-            )
-    params = layer.ref("params")
-    for key, value in values.items():
-        params.copy_into(key, value)
+def make_with_params(t, name, params, *args, **kwargs):
+    """make(), then write grader-chosen values into the layer's own params arrays (in place)."""
+    need(t, name)
+    layer, keys, shapes = t.new_filled(name, args, kwargs, "params", params)
+    for key, value in params.items():
+        if shapes[key] is None:
+            raise CheckFailure(f"{name}.params has no key {key!r} (keys: {sorted(keys)})")
+        if shapes[key] != np.shape(value):
+            raise CheckFailure(f"{name}.params[{key!r}] has shape {shapes[key]}, expected {np.shape(value)}")
+    return layer
 
 
 def expected_gradients(oracle, x, params, dout, which=None):

@@ -14,7 +14,7 @@ from ..numeric import numeric_gradient, rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import data_rng, expected_gradients, make, run_layer, set_params, spread
+from .common import data_rng, expected_gradients, make, make_with_params, run_layer, spread
 
 
 def equals(got, value, tol=1e-6):
@@ -126,9 +126,9 @@ def conv_dw(x, dout, k, stride, padding):
 def build_conv(t, case, seed=0):
     """A Conv2d with grader-chosen asymmetric W and nonzero b, an input x and an upstream dout."""
     rng = data_rng(1000 + seed + case_seed(case))
-    layer = make(t, "Conv2d", case.c, case.f, case.k, stride=case.s, padding=case.p, rng=Rng(1))
     params = {"W": rng.standard_normal((case.f, case.c, case.k, case.k)), "b": spread(rng, case.f, 0.5, 2.0)}
-    set_params(layer, params)
+    settings = {"stride": case.s, "padding": case.p, "rng": Rng(1)}
+    layer = make_with_params(t, "Conv2d", params, case.c, case.f, case.k, **settings)
     x = rng.standard_normal((case.n, case.c, case.h, case.w))
     dout = rng.standard_normal((case.n, case.f, *case.out_size()))
     return layer, x, params, dout

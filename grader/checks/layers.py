@@ -6,7 +6,7 @@ from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import check_gradient, data_rng, expected_gradients, make, run_layer, set_params, spread
+from .common import check_gradient, data_rng, expected_gradients, make, make_with_params, run_layer, spread
 
 # ----------------------------------------------------------------------------- Affine
 AFFINE_CASES = [(4, 5, 3), (1, 3, 2), (6, 2, 7), (3, 4, 4)]  # (N, D, M): batch of one, square W
@@ -19,9 +19,8 @@ def affine_oracle(x, W, b):
 def build_affine(t, case):
     n, d, m = case
     rng = data_rng(n * 100 + d * 10 + m)
-    layer = make(t, "Affine", d, m, rng=Rng(1))
     params = {"W": rng.standard_normal((d, m)), "b": rng.standard_normal(m)}
-    set_params(layer, params)
+    layer = make_with_params(t, "Affine", params, d, m, rng=Rng(1))
     return layer, rng.standard_normal((n, d)), params, rng.standard_normal((n, m))
 
 
@@ -83,9 +82,8 @@ def check_nd_affine(t, x_shape, out_features, seed):
     """Affine on (N, d1, ..., dk) input: each sample flattened; dx has the input's shape. Returns (x, dout, grads)."""
     rng = data_rng(seed)
     features = int(np.prod(x_shape[1:]))
-    layer = make(t, "Affine", features, out_features, rng=Rng(1))
     params = {"W": rng.standard_normal((features, out_features)), "b": rng.standard_normal(out_features)}
-    set_params(layer, params)
+    layer = make_with_params(t, "Affine", params, features, out_features, rng=Rng(1))
     x, dout = rng.standard_normal(x_shape), rng.standard_normal((x_shape[0], out_features))
     out, dx = run_layer(t, layer, x, dout, "Affine")
     given = given_shapes(x=x) + f" (each sample is flattened to {features} features)"

@@ -18,7 +18,7 @@ from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, gi
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout
 from ..target import Rng
-from .common import data_rng, expected_gradients, make, set_params
+from .common import data_rng, expected_gradients, make, make_with_params
 
 FIT_TOL = 1e-6  # relative error allowed on the weights after a few SGD steps
 HISTORY_TOL = 1e-4  # on the recorded losses (a loss written as log(p + eps) stays within it)
@@ -132,8 +132,7 @@ def reference_fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
 def sanity_affine(t):
     rng = np.random.default_rng(1)
     x, W, b, dout = (rng.standard_normal(s) for s in [(4, 3), (3, 2), (2,), (4, 2)])
-    layer = make(t, "Affine", 3, 2, rng=Rng(0))
-    set_params(layer, {"W": W, "b": b})
+    layer = make_with_params(t, "Affine", {"W": W, "b": b}, 3, 2, rng=Rng(0))
     expect_array(layer.call("forward", x), x @ W + b, "Affine.forward output")
     for _ in range(2):  # a second backward must not accumulate
         expect_array(layer.call("backward", dout), dout @ W.T, "Affine.backward: dx")
@@ -209,8 +208,8 @@ def build_net(t, spec, params):
     layers = []
     for i, (kind, *dims) in enumerate(spec):
         if kind == "Affine":
-            layer = make(t, "Affine", *dims, rng=Rng(i))
-            set_params(layer, {"W": params[f"{i}.W"], "b": params[f"{i}.b"]})
+            values = {"W": params[f"{i}.W"], "b": params[f"{i}.b"]}
+            layer = make_with_params(t, "Affine", values, *dims, rng=Rng(i))
         else:
             layer = make(t, kind)
         layers.append(layer)

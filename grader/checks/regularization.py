@@ -21,7 +21,7 @@ from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import check_gradient, data_rng, make, run_layer, set_params, spread
+from .common import check_gradient, data_rng, make, make_with_params, run_layer, spread
 
 SIGMAS = 6
 
@@ -245,9 +245,8 @@ def bn_params(rng, d):
 def build_bn(t, case):
     n, d = case
     rng = data_rng(900 + 10 * n + d)
-    layer = make(t, "BatchNorm1d", d, eps=BN_EPS)
     params = bn_params(rng, d)
-    set_params(layer, params)
+    layer = make_with_params(t, "BatchNorm1d", params, d, eps=BN_EPS)
     return layer, bn_features(rng, n, d), params, rng.standard_normal((n, d))
 
 
@@ -427,9 +426,8 @@ def bn_running_stats(t):
 
 def eval_layer(t, rng, n, d):
     """A BatchNorm1d in eval mode with grader-chosen gamma, beta and running statistics."""
-    layer = make(t, "BatchNorm1d", d, eps=BN_EPS)
     params = bn_params(rng, d)
-    set_params(layer, params)
+    layer = make_with_params(t, "BatchNorm1d", params, d, eps=BN_EPS)
     stats = {"running_mean": rng.uniform(-2, 2, d), "running_var": rng.uniform(16, 64, d)}
     for attr, value in stats.items():
         layer.set(attr, value)
@@ -521,9 +519,8 @@ def bn_eval_backward(t):
 def bn_constant_feature(t):
     rng = data_rng(940)
     n, d = 6, 3
-    layer = make(t, "BatchNorm1d", d)
     params = bn_params(rng, d)
-    set_params(layer, params)
+    layer = make_with_params(t, "BatchNorm1d", params, d)
     x = bn_features(rng, n, d)
     x[:, 1] = 1.5  # a feature with zero variance in this batch
     out, dx = run_layer(t, layer, x, rng.standard_normal((n, d)), "BatchNorm1d")
@@ -546,9 +543,8 @@ def bn_constant_feature(t):
 def bn_eps(t):
     rng = data_rng(950)
     eps, n, d = 0.5, 5, 3
-    layer = make(t, "BatchNorm1d", d, eps=eps)
     params = bn_params(rng, d)
-    set_params(layer, params)
+    layer = make_with_params(t, "BatchNorm1d", params, d, eps=eps)
     x = bn_features(rng, n, d, 0.3, 1.0)  # a variance comparable to eps
     out = layer.call("forward", x)
     expect_untouched(t, "BatchNorm1d.forward")

@@ -65,6 +65,19 @@ class AffineAccumulates(ref.Affine):
         return dx
 
 
+class AffineBiasRow(ref.Affine):
+    def __init__(self, in_features, out_features, rng=None):
+        super().__init__(in_features, out_features, rng)
+        self.params["b"] = np.zeros((1, out_features))
+        self.grads["b"] = np.zeros((1, out_features))
+
+
+class AffineLowercaseKeys(ref.Affine):
+    def __init__(self, in_features, out_features, rng=None):
+        super().__init__(in_features, out_features, rng)
+        self.params = {"w": self.params["W"], "b": self.params["b"]}
+
+
 class ReluNoMask(ref.Relu):
     def backward(self, dout):
         return np.asarray(dout, dtype=float).copy()
@@ -138,6 +151,8 @@ BUGS = [
     Bug("affine dW divided by N", "Affine", AffineDividesByN, "1/N"),
     Bug("affine dx not reshaped to the input shape", "Affine", AffineNoReshapeBack, "reshape dx back"),
     Bug("affine grads accumulate", "Affine", AffineAccumulates, "accumulate"),
+    Bug("affine b of shape (1, M)", "Affine", AffineBiasRow, "params['b'] has shape (1, "),
+    Bug("affine params key 'w'", "Affine", AffineLowercaseKeys, "params has no key 'W'"),
     Bug("relu backward without mask", "Relu", ReluNoMask, "passed through unchanged"),
     Bug("relu backward writes into dout", "Relu", ReluMutatesDout, "in place"),
     Bug("relu forward writes into x", "Relu", ReluMutatesInput, "in place"),
