@@ -208,13 +208,13 @@ class Worker:
         out_blobs, reply, mutations = [], {}, []
         if request.get("reset"):
             self.objects.clear()
+        for key, value in request.get("store", []):  # the trusted side's put()s
+            self.objects[key] = self.from_wire(value, blobs)
         if op in ("new", "call"):
             value, mutations = self.invoke(self.namespace[request["name"]], request, blobs)
         elif op == "call_method":
             fn = getattr(self.objects[request["ref"]], request["method"])
             value, mutations = self.invoke(fn, request, blobs)
-        elif op == "put":
-            value = self.from_wire(request["value"], blobs)
         elif op == "get_attr":
             value = getattr(self.objects[request["ref"]], request["attr"])
         elif op == "set_attr":
