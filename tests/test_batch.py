@@ -70,7 +70,7 @@ def graded(tmp_path_factory):
 
 def test_mixed_class_gets_the_right_totals(graded):
     folder, out, summary = graded
-    assert summary == {"graded": 5, "skipped": 0, "problems": 1}
+    assert summary == {"graded": 5, "skipped": 0, "problems": 1, "gone": []}
     book = read_gradebook(out / "gradebook.csv")
     assert sorted(book) == ["alice", "bob", "carol", "dave", "eve", "mallory"]
     totals = {name: float(row["total"]) for name, row in book.items()}
@@ -112,7 +112,7 @@ def test_rerun_skips_graded_submissions_and_force_regrades(graded, tmp_path):
     results = tmp_path / "out" / "results"
     before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     summary = batch.grade_batch(folder, tmp_path / "out", timeout=TIMEOUT)
-    assert summary == {"graded": 0, "skipped": 6, "problems": 0}
+    assert summary == {"graded": 0, "skipped": 6, "problems": 0, "gone": []}
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
     assert read_gradebook(tmp_path / "out" / "gradebook.csv") == read_gradebook(out / "gradebook.csv")
 
@@ -120,13 +120,25 @@ def test_rerun_skips_graded_submissions_and_force_regrades(graded, tmp_path):
     shutil.copytree(folder, changed)
     shutil.copy(SOLUTIONS / "perceptron.py", changed / "carol" / "perceptron.py")
     summary = batch.grade_batch(changed, tmp_path / "out", timeout=TIMEOUT)
-    assert summary == {"graded": 1, "skipped": 5, "problems": 0}
+    assert summary == {"graded": 1, "skipped": 5, "problems": 0, "gone": []}
     assert float(read_gradebook(tmp_path / "out" / "gradebook.csv")["carol"]["total"]) > 0
 
     summary = batch.grade_batch(changed, tmp_path / "out", force=True, only=["mallory"], timeout=TIMEOUT)
     assert summary["problems"] == 1 and summary["skipped"] == 0
     assert (results / "mallory.json").stat().st_mtime_ns > before["mallory.json"]
     assert (results / "alice.json").stat().st_mtime_ns == before["alice.json"]
+
+
+def test_a_removed_submission_leaves_the_gradebook_but_keeps_its_results(graded, tmp_path, capsys):
+    folder, out, _ = graded
+    shutil.copytree(out, tmp_path / "out")
+    shutil.copytree(folder, tmp_path / "class")
+    shutil.rmtree(tmp_path / "class" / "carol")
+    assert batch.main([str(tmp_path / "class"), "--out", str(tmp_path / "out")]) == 0
+    assert "no submission any more: carol" in capsys.readouterr().err
+    book = read_gradebook(tmp_path / "out" / "gradebook.csv")
+    assert "carol" not in book and set(book) == set(read_gradebook(out / "gradebook.csv")) - {"carol"}
+    assert (tmp_path / "out" / "results" / "carol.json").is_file()
 
 
 def test_failure_while_writing_the_gradebook_keeps_the_old_one(graded, tmp_path, monkeypatch):

@@ -443,9 +443,10 @@ def _progress(total):
 def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None, timeout=None):
     """Grade every (new or changed) submission and rebuild the gradebook; return a summary dict."""
     outputs = Outputs(out)
-    submissions = discover(submissions_dir, only=only, exclude=[outputs.root])
+    everyone = discover(submissions_dir, exclude=[outputs.root])
+    submissions = discover(submissions_dir, only=only, exclude=[outputs.root]) if only else everyone
     fingerprint = grader_fingerprint()
-    summary = {"graded": 0, "skipped": 0, "problems": 0}
+    summary = {"graded": 0, "skipped": 0, "problems": 0, "gone": []}
     tasks, keys, sources = [], {}, {}
     for submission in submissions:
         key = hashlib.sha256(f"{content_hash(submission)}:{fingerprint}".encode()).hexdigest()
@@ -482,7 +483,11 @@ def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None,
                 summary["problems"] += record["status"] != "graded"
                 bar.set_postfix_str(name, refresh=False)
                 bar.update()
-    outputs.write_gradebook(outputs.records())
+    present = {submission.name for submission in everyone}
+    records = outputs.records()
+    # results of submissions that are no longer in the folder stay on disk, out of the gradebook
+    summary["gone"] = sorted(r.get("student", "?") for r in records if r.get("student") not in present)
+    outputs.write_gradebook([r for r in records if r.get("student") in present])
     return summary
 
 
@@ -548,6 +553,12 @@ def main(argv=None):
         )
         return 130
     gradebook = Path(args.out) / "gradebook.csv"
+    if summary["gone"]:
+        print(
+            f"warning: left out of the gradebook, no submission any more: {', '.join(summary['gone'])} "
+            f"(their results stay in {Path(args.out) / 'results'})",
+            file=sys.stderr,
+        )
     print(
         f"graded {summary['graded']}, already graded {summary['skipped']}, "
         f"with problems {summary['problems']}; gradebook: {gradebook}"
