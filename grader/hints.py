@@ -77,3 +77,71 @@ def diagnose(got, expected, batch_size=None, extra=()):
         if text:
             return text
     return scale_factor(got, expected, batch_size)
+
+
+# ----------------------------------------------------------------------------- crashes
+OPTIMIZERS = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
+BUILTIN_OWNERS = ("'numpy.", "'list'", "'dict'", "'tuple'", "'float'", "'int'", "'str'", "'NoneType'")
+CRASHES = (
+    # (exception type name, text in its message or a test of it, exercises or None for any, hint)
+    (
+        "ValueError",
+        "broadcast",
+        OPTIMIZERS,
+        "one state array shared by parameters of different shapes? keep a state per key, "
+        "e.g. self.v[key] = np.zeros_like(params[key])",
+    ),
+    (
+        "KeyError",
+        "",
+        OPTIMIZERS,
+        "params and grads share their keys: loop over params (for key in params) and read grads[key]",
+    ),
+    (
+        "ValueError",
+        "matmul",
+        None,
+        "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
+        "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
+    ),
+    (
+        "ValueError",
+        "not aligned",
+        None,
+        "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
+        "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
+    ),
+    (
+        "TypeError",
+        "NoneType",
+        None,
+        "a value is None: does every forward/backward end with a return statement?",
+    ),
+    (
+        "AttributeError",
+        lambda text: "object has no attribute" in text and not text.startswith(BUILTIN_OWNERS),
+        None,
+        "backward reads something forward never stored: keep what backward needs on self in forward "
+        "(e.g. self.x = x), under the same name",
+    ),
+    (
+        "RecursionError",
+        "",
+        None,
+        "a method calls itself without end: call the parent's method with super() or compute the value directly",
+    ),
+)
+
+
+def crash_hint(exercise, error):
+    """A likely mistake behind an exception the student's code raised, or None."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a message that cannot be shown gives no hint
+        return None
+    for name, fragment, exercises, hint in CRASHES:
+        found = fragment(text) if callable(fragment) else fragment in text
+        if name in names and found and (exercises is None or exercise in exercises):
+            return hint
+    return None

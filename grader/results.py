@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .hints import crash_hint
 from .target import TargetError
 
 
@@ -126,6 +127,7 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
                 f"{check.id}: your code raised {type(error).__name__}: {error}\n"
                 f"{student_frames(error, getattr(target, 'origin', None))}"
             )
+            result.hint = crash_hint(check.exercise, error)
     seen = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

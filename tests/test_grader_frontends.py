@@ -133,3 +133,17 @@ def test_sys_exit_in_student_code_is_a_failed_check(tmp_path):
     impl = broken_copy(tmp_path, "layers.py", "        self.mask = x > 0\n", "        raise SystemExit(0)\n")
     result = run_check(CHECKS["Relu.forward"], load_impl(impl), 1)
     assert result.status == "error" and "SystemExit" in result.message and result.points == 0
+
+
+def test_crash_hints_only_when_they_fit():
+    from grader.hints import crash_hint
+
+    shared = ValueError("operands could not be broadcast together with shapes (3,4) (4,)")
+    assert "state per key" in crash_hint("Adam", shared)
+    assert crash_hint("Affine", shared) is None  # broadcasting errors elsewhere have many causes
+    layer_attr = AttributeError("'Relu' object has no attribute 'mask'")
+    assert "never stored" in crash_hint("Relu", layer_attr)
+    assert crash_hint("Relu", AttributeError("'numpy.ndarray' object has no attribute 'shap'")) is None
+    assert crash_hint("Relu", AttributeError("module 'numpy' has no attribute 'maximun'")) is None
+    assert "return statement" in crash_hint("Sequential", TypeError("'NoneType' object is not subscriptable"))
+    assert crash_hint("sigmoid", ZeroDivisionError("division by zero")) is None

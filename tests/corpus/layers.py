@@ -78,6 +78,14 @@ class AffineLowercaseKeys(ref.Affine):
         self.params = {"w": self.params["W"], "b": self.params["b"]}
 
 
+class ReluMaskNotKept(ref.Relu):
+    def forward(self, x):
+        mask = x <= 0
+        out = np.array(x, dtype=float)
+        out[mask] = 0
+        return out
+
+
 class ReluNoMask(ref.Relu):
     def backward(self, dout):
         return np.asarray(dout, dtype=float).copy()
@@ -154,6 +162,7 @@ BUGS = [
     Bug("affine b of shape (1, M)", "Affine", AffineBiasRow, "params['b'] has shape (1, "),
     Bug("affine params key 'w'", "Affine", AffineLowercaseKeys, "params has no key 'W'"),
     Bug("relu backward without mask", "Relu", ReluNoMask, "passed through unchanged"),
+    Bug("relu mask not kept on self", "Relu", ReluMaskNotKept, "forward never stored"),
     Bug("relu backward writes into dout", "Relu", ReluMutatesDout, "in place"),
     Bug("relu forward writes into x", "Relu", ReluMutatesInput, "in place"),
     Bug("relu mask out >= 0 is always true", "Relu", ReluMaskOnOutputGeq, "passed through unchanged"),

@@ -275,7 +275,28 @@ def he_uniform_positive(fan_in, fan_out, rng=None):
     return rng.random((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
 
 
+class MomentumOneVelocity(ref.Momentum):
+    """One velocity array for every parameter: crashes once the shapes differ."""
+
+    def step(self, params, grads):
+        for key in params:
+            if not hasattr(self, "v"):
+                self.v = np.zeros_like(params[key])
+            self.v = self.momentum * self.v - self.lr * grads[key]
+            params[key] += self.v
+
+
+class AdamGradsByPosition(ref.Adam):
+    """grads read as a list: grads[0], grads[1], ..."""
+
+    def step(self, params, grads):
+        ordered = {key: grads[i] for i, key in enumerate(params)}
+        super().step(params, ordered)
+
+
 BUGS = [
+    Bug("momentum one velocity for all parameters", "Momentum", MomentumOneVelocity, "keep a state per key"),
+    Bug("adam reads grads by position", "Adam", AdamGradsByPosition, "loop over params"),
     Bug("sgd replaces the arrays", "SGD", SGDReplacesArrays, "replaced by new arrays"),
     Bug("sgd rebinds a local name", "SGD", SGDRebindsLocal, "did not change the parameters"),
     Bug("sgd moves uphill", "SGD", SGDUphill, "up the gradient"),
