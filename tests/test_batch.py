@@ -199,6 +199,52 @@ def test_dask_local_cluster_gives_the_same_gradebook(graded, tmp_path):
     assert engines <= {batch.engine_name(), "none"}
 
 
+def test_dask_scheduler_address_grades_on_separately_started_workers(graded, tmp_path):
+    """--dask ADDRESS: a scheduler and a worker started by hand (as on a cluster), not a LocalCluster."""
+    pytest.importorskip("distributed", reason="the Dask backend needs the 'distributed' package")
+    folder, out, _ = graded
+    info = tmp_path / "scheduler.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    common = ["--no-dashboard"]
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+        + common
+        + ["--scheduler-file", str(info)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"] + common,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        names = ["alice", "carol"]
+        assert (
+            batch.main([str(folder), "--out", str(tmp_path / "out"), "--dask", address, "--only", *names])
+            == 0
+        )
+        book = read_gradebook(tmp_path / "out" / "gradebook.csv")
+        assert book == {name: read_gradebook(out / "gradebook.csv")[name] for name in names}
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
 def test_child_process_fallback_grades_and_stops_loops(tmp_path):
     """Without grader.sandbox, each submission is graded by `python -m grader` in a killable child."""
     stubs = batch.grade_in_child(EXERCISES, timeout=60)
