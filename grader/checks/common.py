@@ -1,5 +1,8 @@
 """Helpers shared by the checks: building layers with grader-chosen values, oracle gradients."""
 
+import weakref
+from typing import NamedTuple
+
 import numpy as np
 
 from ..contract import need
@@ -62,19 +65,76 @@ def run_layer(t, layer, x, dout, name):
     return out, dx
 
 
+class LayerRun(NamedTuple):
+    """One forward and backward of a layer on grader-chosen values, as plain (read-only) values."""
+
+    x: np.ndarray
+    params: dict
+    dout: np.ndarray
+    out: object
+    dx: object
+    grads: object  # the layer's grads after backward, or None if reading them raised grads_error
+    grads_error: Exception | None
+
+
+# target -> {(layer name, build, case, SEED): LayerRun}; see layer_run
+LAYER_RUNS = weakref.WeakKeyDictionary()
+
+
+def frozen(value):
+    """`value` with its arrays (also inside dicts, lists, tuples) made read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for item in value.values():
+            frozen(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            frozen(item)
+    return value
+
+
+def layer_run(t, name, build, case):
+    """build(t, case) -> (layer Ref, x, params, dout), then forward, backward and the grads.
+
+    Remembered per target, so the dx, dW and db checks of a layer share their runs; a run
+    that fails (a wrong shape, a modified input, a crash) is not remembered.
+    """
+    runs = LAYER_RUNS.setdefault(t, {})
+    key = (name, build, case, SEED)
+    if key not in runs:
+        layer, x, params, dout = build(t, case)
+        out, dx = run_layer(t, layer, x, dout, name)
+        try:
+            grads, grads_error = layer.get("grads"), None
+        except Exception as error:  # noqa: BLE001 - raised again by the checks that read grads
+            grads, grads_error = None, error
+        runs[key] = LayerRun(*frozen((x, params, dout, out, dx, grads)), grads_error)
+    return runs[key]
+
+
+def grads_of(run, which, name):
+    """grads[which] of a LayerRun (raising what reading the grads raised)."""
+    if run.grads_error is not None:
+        raise run.grads_error
+    grads = run.grads
+    if not isinstance(grads, dict):
+        raise CheckFailure(f"{name}.grads is a {type(grads).__name__}, expected a dict of arrays")
+    return grads.get(which)
+
+
 def check_gradient(t, name, build, oracle, cases, which, hints=()):
     """Compare one gradient (`which` is "x" or a params key) with the oracle's, over several cases.
 
     build(t, case) -> (layer Ref, x, params dict, dout); oracle(x, **params) -> out.
     """
     for case in cases:
-        layer, x, params, dout = build(t, case)
-        _, dx = run_layer(t, layer, x, dout, name)
+        x, params, dout, _, dx, _, _ = run = layer_run(t, name, build, case)
         expected = expected_gradients(oracle, x, params, dout, which)
         given = given_shapes(x=x, dout=dout) + (f", {case}" if isinstance(case, str) else "")
         if which == "x":
             got, what = dx, f"{name}.backward: dx"
         else:
-            got, what = layer.get("grads").get(which), f"{name}.backward: grads[{which!r}]"
+            got, what = grads_of(run, which, name), f"{name}.backward: grads[{which!r}]"
         case_hints = [h(x=x, dout=dout, params=params) for h in hints]
         expect_array(got, expected[which], what, given, tol=GRAD_TOL, batch_size=x.shape[0], hints=case_hints)

@@ -14,7 +14,16 @@ from ..numeric import numeric_gradient, rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import data_rng, expected_gradients, make, make_with_params, run_layer, spread
+from .common import (
+    data_rng,
+    expected_gradients,
+    grads_of,
+    layer_run,
+    make,
+    make_with_params,
+    run_layer,
+    spread,
+)
 
 
 def equals(got, value, tol=1e-6):
@@ -338,12 +347,11 @@ def db_hints(case, x, params, dout):
 def conv_gradient(t, cases, which, hints):
     """Compare dx (which="x") or grads[which] with the oracle's numeric gradient on each case."""
     for case in cases:
-        layer, x, params, dout = build_conv(t, case)
-        _, dx = run_layer(t, layer, x, dout, "Conv2d")
+        x, params, dout, _, dx, _, _ = run = layer_run(t, "Conv2d", build_conv, case)
         if which == "x":
             got, what = dx, "Conv2d.backward: dx"
         else:
-            got, what = layer.get("grads").get(which), f"Conv2d.backward: grads[{which!r}]"
+            got, what = grads_of(run, which, "Conv2d"), f"Conv2d.backward: grads[{which!r}]"
         expect_array(
             got,
             expected_conv_gradient(case, x, params, dout, which),
