@@ -7,10 +7,11 @@ stubbed out or with a sign flipped) and 20% hostile (infinite loop in a function
 import, sys.exit and os._exit inside a function, a syntax error). Grades them with
 `python -m tools.batch --jobs N --timeout T` and prints the throughput. Then, for `sample`
 harmless submissions, times isolated grading (as the batch does it) against grading the
-same submission in this process, and prints the difference: what isolation costs
-beyond the checks themselves. Both run numpy single-threaded, as batch grading does (one
-grading process per core); the two are alternated and the median difference is reported,
-since shared machines are noisy. One warm-up grading comes first; the fork server that
+same submission in this process, and prints the difference in wall time and in CPU time
+(this process plus the sandbox workers, as they report it): what isolation costs beyond
+the checks themselves. Both run numpy single-threaded, as batch grading does (one
+grading process per core); the two are alternated and medians are reported, since shared
+machines are noisy. One warm-up grading comes first; the fork server that
 starts sandbox workers starts once per grading process and is reported on its own.
 """
 
@@ -32,9 +33,10 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
+from grader.sandbox import grade_isolated  # noqa: E402
 from grader.spawner import spawner  # noqa: E402
 from grader.target import load_impl  # noqa: E402
-from tools.batch import engine_name, grade_directory  # noqa: E402
+from tools.batch import engine_name  # noqa: E402
 from tools.regions import find_regions, stub_lines  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"
@@ -109,18 +111,28 @@ def generate(folder, count, seed=0):
 
 
 def in_process_seconds(impl):
+    """(wall, CPU) seconds to grade `impl` in this process."""
     rubric = load_rubric()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     target = load_impl(impl)
     for check in all_checks():
         run_check(check, target, rubric[check.id].points)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def isolated_seconds(impl):
-    started = time.perf_counter()
-    grade_directory(impl)
-    return time.perf_counter() - started
+    """(wall, CPU) seconds to grade `impl` as the batch does; CPU = this process + its workers."""
+    targets = []
+    started, cpu = time.perf_counter(), time.process_time()
+    grade_isolated(str(impl), target_out=targets)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return wall, cpu + sum(t.worker_cpu_seconds for t in targets)
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def main(argv=None):
@@ -182,15 +194,13 @@ def main(argv=None):
         isolated, local = isolated_seconds(impl), in_process_seconds(impl)
         overheads.append((isolated, local))
     if overheads:
-        differences = sorted(i - j for i, j in overheads)
-        middle = differences[len(differences) // 2]
-        if len(differences) % 2 == 0:
-            middle = (middle + differences[len(differences) // 2 - 1]) / 2
-        iso = sum(i for i, _ in overheads) / len(overheads)
-        loc = sum(j for _, j in overheads) / len(overheads)
+        wall = median([i[0] - j[0] for i, j in overheads])
+        cpu = median([i[1] - j[1] for i, j in overheads])
+        iso, loc = median([i[0] for i, _ in overheads]), median([j[0] for _, j in overheads])
         print(
-            f"isolation overhead: {middle:.2f} s per submission beyond the checks (median of "
-            f"{len(overheads)}; mean {iso - loc:.2f} s = isolated {iso:.2f} s - in-process {loc:.2f} s)"
+            f"isolation overhead per submission beyond the checks (median of {len(overheads)}): "
+            f"{wall:.2f} s wall time (isolated {iso:.2f} s, in-process {loc:.2f} s), "
+            f"{cpu:.2f} s CPU time (grading process + its workers)"
         )
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)

@@ -282,6 +282,7 @@ class SandboxTarget:
         self.restarts = 0
         self.crashes = 0  # calls during which the worker ended, hung or broke the protocol
         self.timings = {"start": [], "stop": []}
+        self._cpu_done, self._cpu_now = 0.0, 0.0  # CPU seconds the worker reported (benchmarks only)
         self._keys = itertools.count()
         self._seq = itertools.count()
         self._proc = self._dir = None
@@ -406,10 +407,16 @@ class SandboxTarget:
         }
         self.import_errors = {str(k)[:200]: str(v)[:4000] for k, v in list(errors.items())[:100]}
 
+    @property
+    def worker_cpu_seconds(self):
+        """CPU time the workers reported using (self-reported: for benchmarks, not for grading)."""
+        return self._cpu_done + self._cpu_now
+
     def _kill(self):
         """Kill the worker's whole process group (and with it its pid namespace)."""
         if self._proc is None:
             return
+        self._cpu_done, self._cpu_now = self._cpu_done + self._cpu_now, 0.0
         started = time.perf_counter()
         self._proc.kill()
         for fd in (self._req, self._rep):
@@ -587,6 +594,8 @@ class SandboxTarget:
         self._emit_warnings(header.get("warnings"))
         if not header.get("ok"):
             raise remote_exception(header.get("error") or {}, self.origin)
+        if type(header.get("cpu")) is float:
+            self._cpu_now = header["cpu"]
         mutations = header.get("mutations", [])
         self.last_mutations = [str(m) for m in mutations[:100]] if isinstance(mutations, list) else []
         return header, reply_blobs
