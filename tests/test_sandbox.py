@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,18 @@ def test_a_forked_grading_process_starts_its_own_fork_server():
     os.waitpid(pid, 0)
     assert report == {"passed": True, "own": True}
     assert spawner() is parent_server and parent_server.alive
+
+
+def test_fork_server_outlives_the_thread_that_started_it():
+    """A Dask worker grades in threads: the server must live as long as the process, not the thread."""
+    spawner().close()  # the next grading starts a new server, from the thread below
+    box = []
+    thread = threading.Thread(
+        target=lambda: box.append(grade_isolated(ROOT / "solutions", checks=["sigmoid"], seed=SEED))
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert box and all(r.passed for r in box[0])
+    server = spawner()
+    time.sleep(0.5)
+    assert server.alive and spawner() is server
