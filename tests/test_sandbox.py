@@ -15,7 +15,7 @@ import pytest
 from grader.checks import common
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
-from grader.sandbox import Limits, SandboxTarget, available_isolation, grade_isolated
+from grader.sandbox import Limits, SandboxTarget, available_isolation, grade_isolated, grading_seed
 from grader.spawner import spawner
 from grader.target import load_impl
 from tests.hostile import CASES, GRADEBOOK, MARKER, ROOT, build, build_stub
@@ -33,9 +33,11 @@ needs_namespaces = pytest.mark.skipif(
 
 
 def in_process(impl, checks=None):
+    """Grade in this process with the data seed the sandboxed runs here use."""
     target = load_impl(impl)
     chosen = [c for c in all_checks() if checks is None or c.exercise in checks]
-    return [run_check(c, target, RUBRIC[c.id].points, RUBRIC[c.id].visibility) for c in chosen]
+    with grading_seed(SEED):
+        return [run_check(c, target, RUBRIC[c.id].points, RUBRIC[c.id].visibility) for c in chosen]
 
 
 def summary(results):
@@ -64,11 +66,7 @@ def test_reference_scores_full_marks_and_matches_in_process():
     sandboxed = grade_isolated(ROOT / "solutions", seed=SEED)
     got, possible = sum(r.points for r in sandboxed), sum(r.max_points for r in sandboxed)
     assert got == possible > 0, [r.text() for r in sandboxed if not r.passed]
-    common.SEED, previous = SEED, common.SEED
-    try:
-        expected = in_process(ROOT / "solutions")
-    finally:
-        common.SEED = previous
+    expected = in_process(ROOT / "solutions")
     assert summary(sandboxed) == summary(expected)
 
 
@@ -78,11 +76,7 @@ def test_untouched_exercises_score_zero_like_in_process():
     not_implemented = [r for r in sandboxed if r.status == "not implemented"]
     assert len(not_implemented) > len(sandboxed) // 2
     assert all(r.message.endswith("is not implemented yet") for r in not_implemented)
-    common.SEED, previous = SEED, common.SEED
-    try:
-        assert summary(sandboxed) == summary(in_process(ROOT / "exercises"))
-    finally:
-        common.SEED = previous
+    assert summary(sandboxed) == summary(in_process(ROOT / "exercises"))
 
 
 def test_student_errors_read_as_in_process(tmp_path):
@@ -90,11 +84,7 @@ def test_student_errors_read_as_in_process(tmp_path):
     case = next(c for c in CASES if c.name == "raises")
     impl = build(case, tmp_path / "raises")
     sandboxed = grade_isolated(impl, checks=["Affine"], seed=SEED)
-    common.SEED, previous = SEED, common.SEED
-    try:
-        expected = in_process(impl, ["Affine"])
-    finally:
-        common.SEED = previous
+    expected = in_process(impl, ["Affine"])
     assert summary(sandboxed) == summary(expected)
     assert f'File "{impl.resolve() / "layers.py"}"' in sandboxed[0].message
 
@@ -235,11 +225,7 @@ def test_params_of_the_wrong_shape_read_as_in_process(tmp_path):
     assert text.count('self.params["b"] = np.zeros(out_features)') == 1
     layers.write_text(text.replace("np.zeros(out_features)", "np.zeros((1, out_features))"))
     sandboxed = grade_isolated(impl, checks=["Affine"], seed=SEED)
-    common.SEED, previous = SEED, common.SEED
-    try:
-        expected = in_process(impl, ["Affine"])
-    finally:
-        common.SEED = previous
+    expected = in_process(impl, ["Affine"])
     assert summary(sandboxed) == summary(expected)
     assert any("Affine.params['b'] has shape (1, 3), expected (3,)" in r.message for r in sandboxed)
 
