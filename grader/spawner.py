@@ -158,6 +158,7 @@ class Spawner:
                 answer = json.loads(self.sock.recv(4096) or b"null")
         except (OSError, ValueError) as error:
             os.close(status_r)
+            self.close()  # a late answer would be read as the next one's: never use it again
             raise SpawnError(f"the sandbox fork server failed: {error}") from None
         finally:
             os.close(status_w)
