@@ -303,7 +303,8 @@ class SandboxTarget:
     # -- the worker's life ------------------------------------------------------------
     def _prepare(self):
         """A private directory with the runtime and a copy of the submission."""
-        self._dir = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))
+        # inside the fork server's directory, which it removes if this process dies uncleanly
+        self._dir = Path(tempfile.mkdtemp(prefix="nn-sandbox-", dir=spawner().targets))
         os.chmod(self._dir, 0o711)
         submission = self._dir / "submission"
         if not (self.impl_dir / "__init__.py").is_file():

@@ -93,6 +93,7 @@ class Spawner:
         self.owner = os.getpid()
         self.dir = Path(tempfile.mkdtemp(prefix="nn-forkserver-"))
         self.runtime = self.dir / "runtime"
+        self.targets = self.dir / "targets"  # the sandboxes' own directories (see SandboxTarget)
         self._lock = threading.Lock()
         self.proc = None
         try:
@@ -142,6 +143,7 @@ class Spawner:
         )
         for path in [self.dir, *self.dir.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        self.targets.mkdir(mode=0o711)
 
     @property
     def alive(self):
@@ -179,7 +181,10 @@ class Spawner:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.runtime, ignore_errors=True)
+        with contextlib.suppress(OSError):  # sandboxes still open remove their own directories
+            self.targets.rmdir()
+            self.dir.rmdir()
 
 
 _SPAWNER = None

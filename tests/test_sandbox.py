@@ -274,3 +274,26 @@ def test_fork_server_outlives_the_thread_that_started_it():
     server = spawner()
     time.sleep(0.5)
     assert server.alive and spawner() is server
+
+
+def test_a_killed_grading_process_leaves_no_files(tmp_path):
+    """Even after SIGKILL, the fork server removes its directory and every sandbox's copy of a submission."""
+    script = (
+        "import sys, time; sys.path.insert(0, sys.argv[1])\n"
+        "from grader.sandbox import SandboxTarget\n"
+        "target = SandboxTarget(sys.argv[1] + '/solutions')\n"
+        "print(target._dir, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    grading = subprocess.Popen(
+        [sys.executable, "-c", script, str(ROOT)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    sandbox_dir = Path(grading.stdout.readline().strip())
+    assert (sandbox_dir / "submission" / "layers.py").is_file()
+    grading.kill()
+    grading.wait(timeout=10)
+    grading.stdout.close()
+    deadline = time.monotonic() + 10
+    while sandbox_dir.parent.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not sandbox_dir.exists() and not sandbox_dir.parent.parent.exists()
