@@ -683,14 +683,18 @@ class SandboxTarget:
                 return _bad_array(inner)
         raise WorkerFailure("your code broke the grading protocol (a malformed value)")
 
-    def _call(self, request, values=(), what="a call", label="value", want="value"):
-        blobs = []
-        request = dict(request)
+    def _encode(self, request, values):
+        """The request with `values` ((key, value) pairs) added in wire form, and its blobs."""
+        blobs, request = [], dict(request)
         for key, value in values:
             if key == "kwargs":
                 request[key] = {str(k): self._to_wire(v, blobs) for k, v in value.items()}
             else:
                 request[key] = self._to_wire(value, blobs)
+        return request, blobs
+
+    def _call(self, request, values=(), what="a call", label="value", want="value"):
+        request, blobs = self._encode(request, values)
         keep = None
         if want == "ref":
             keep = next(self._keys)
@@ -723,15 +727,9 @@ class SandboxTarget:
         """new() and fill_arrays(obj.<attr>, values) in one round trip; (Ref, keys, shapes)."""
         if name not in self.names:
             raise KeyError(name)
-        blobs = []
-        request = {
-            "op": "new",
-            "name": name,
-            "args": self._to_wire(list(args), blobs),
-            "kwargs": {str(k): self._to_wire(v, blobs) for k, v in kwargs.items()},
-            "keep": next(self._keys),
-            "fill": {"attr": str(attr), "values": self._to_wire(dict(values), blobs)},
-        }
+        request = {"op": "new", "name": name, "keep": next(self._keys)}
+        request, blobs = self._encode(request, [("args", list(args)), ("kwargs", kwargs)])
+        request["fill"] = {"attr": str(attr), "values": self._to_wire(dict(values), blobs)}
         header, _ = self._request(request, blobs, what=f"{name}(...)")
         return (Ref(self, request["keep"], name), *_fill_report(header.get("filled"), values))
 
