@@ -99,14 +99,7 @@ CRASHES = (
     ),
     (
         "ValueError",
-        "matmul",
-        None,
-        "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
-        "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
-    ),
-    (
-        "ValueError",
-        "not aligned",
+        lambda text: "matmul" in text or "not aligned" in text,  # the @ and np.dot messages
         None,
         "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
         "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
