@@ -77,8 +77,14 @@ class LayerRun(NamedTuple):
     grads_error: Exception | None
 
 
-# target -> {(layer name, build, case, SEED): LayerRun}; see layer_run
-LAYER_RUNS = weakref.WeakKeyDictionary()
+# target -> {key: value} that checks may share while that implementation is graded (its code
+# does not change meanwhile); keys start with what they are for
+REMEMBERED = weakref.WeakKeyDictionary()
+
+
+def remembered(t):
+    """What the checks remembered about target `t` (a dict, kept as long as `t` lives)."""
+    return REMEMBERED.setdefault(t, {})
 
 
 def frozen(value):
@@ -100,17 +106,16 @@ def layer_run(t, name, build, case):
     Remembered per target, so the dx, dW and db checks of a layer share their runs; a run
     that fails (a wrong shape, a modified input, a crash) is not remembered.
     """
-    runs = LAYER_RUNS.setdefault(t, {})
-    key = (name, build, case, SEED)
-    if key not in runs:
+    memory, key = remembered(t), ("layer run", name, build, case, SEED)
+    if key not in memory:
         layer, x, params, dout = build(t, case)
         out, dx = run_layer(t, layer, x, dout, name)
         try:
             grads, grads_error = layer.get("grads"), None
         except Exception as error:  # noqa: BLE001 - raised again by the checks that read grads
             grads, grads_error = None, error
-        runs[key] = LayerRun(*frozen((x, params, dout, out, dx, grads)), grads_error)
-    return runs[key]
+        memory[key] = LayerRun(*frozen((x, params, dout, out, dx, grads)), grads_error)
+    return memory[key]
 
 
 def grads_of(run, which, name):

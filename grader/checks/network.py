@@ -9,7 +9,6 @@ says which to fix first. The grader's own numpy network (`net_forward`,
 import functools
 import importlib.util
 import math
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, gi
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout
 from ..target import Rng
-from .common import data_rng, expected_gradients, make, make_with_params
+from .common import data_rng, expected_gradients, make, make_with_params, remembered
 
 FIT_TOL = 1e-6  # relative error allowed on the weights after a few SGD steps
 HISTORY_TOL = 1e-4  # on the recorded losses (a loss written as log(p + eps) stays within it)
@@ -180,15 +179,10 @@ SANITY = {
 }
 
 
-# target -> {part: None if its basic test passed, else what went wrong}; a part's code does not
-# change while one implementation is graded, so each basic test runs once per implementation
-SANITY_VERDICTS = weakref.WeakKeyDictionary()
-
-
 def sanity_problem(t, name):
     """None if the basic test of part `name` passes, else what went wrong (remembered per target)."""
-    verdicts = SANITY_VERDICTS.setdefault(t, {})
-    if name not in verdicts:
+    memory, key = remembered(t), ("sanity", name)
+    if key not in memory:
         try:
             SANITY[name](t)
             problem = None
@@ -198,8 +192,8 @@ def sanity_problem(t, name):
             problem = failure.message
         except Exception as error:  # noqa: BLE001 - a crash in the part is reported as its problem
             problem = f"it raised {type(error).__name__}: {error}"
-        verdicts[name] = problem
-    return verdicts[name]
+        memory[key] = problem
+    return memory[key]
 
 
 def require(t, user, *names):
