@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -127,12 +128,6 @@ def isolated_seconds(impl):
     grade_isolated(str(impl), target_out=targets)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return wall, cpu + sum(t.worker_cpu_seconds for t in targets)
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def main(argv=None):
