@@ -176,19 +176,24 @@ def forward_hints(case, x, W, b):
     ]
 
 
-@check("Conv2d", "forward")
-def conv_forward(t):
-    for case in CONV_ALL:
-        layer, x, params, _ = build_conv(t, case)
+def conv_forward_cases(t, cases, seed=0, note=""):
+    """Compare Conv2d.forward with the oracle on each case (`note` is added to the description)."""
+    for case in cases:
+        layer, x, params, _ = build_conv(t, case, seed=seed)
         out = layer.call("forward", x)
         expect_untouched(t, "Conv2d.forward")
         expect_array(
             out,
             conv_oracle(x, params["W"], params["b"], case.s, case.p),
             "Conv2d.forward output",
-            f"{given_shapes(x=x, W=params['W'])}, {case.settings()} (random asymmetric W, nonzero b)",
+            f"{given_shapes(x=x, W=params['W'])}, {case.settings()}{note}",
             hints=forward_hints(case, x, **params),
         )
+
+
+@check("Conv2d", "forward")
+def conv_forward(t):
+    conv_forward_cases(t, CONV_ALL, note=" (random asymmetric W, nonzero b)")
 
 
 # ----------------------------------------------------------------------------- output size

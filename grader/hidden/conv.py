@@ -4,14 +4,12 @@ the kernel, strides above the kernel size, more channels and a batch of three.""
 from ..checks.conv import (
     ConvCase,
     PoolCase,
-    build_conv,
     build_pool,
+    conv_forward_cases,
     conv_gradient,
-    conv_oracle,
     db_hints,
     dw_hints,
     dx_hints,
-    forward_hints,
     pool_forward_hints,
     pool_gradient,
     pool_oracle,
@@ -29,17 +27,7 @@ ODD_CONV = [
 
 @check("Conv2d", "odd_geometry_forward")
 def conv_odd_geometry_forward(t):
-    for case in ODD_CONV:
-        layer, x, params, _ = build_conv(t, case, seed=50)
-        out = layer.call("forward", x)
-        expect_untouched(t, "Conv2d.forward")
-        expect_array(
-            out,
-            conv_oracle(x, params["W"], params["b"], case.s, case.p),
-            "Conv2d.forward output",
-            f"{given_shapes(x=x, W=params['W'])}, {case.settings()}",
-            hints=forward_hints(case, x, **params),
-        )
+    conv_forward_cases(t, ODD_CONV, seed=50)
 
 
 @check("Conv2d", "odd_geometry_backward")
