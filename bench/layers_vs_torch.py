@@ -40,6 +40,7 @@ from solutions import (  # noqa: E402
     Relu,
     SoftmaxCrossEntropy,
 )
+from solutions import conv as conv_module  # noqa: E402
 
 TARGETS = {"Conv2d": 1.5, "MaxPool2d": 2.0, "Affine": 2.0, "SoftmaxCrossEntropy": 2.0}
 
@@ -156,6 +157,31 @@ def layer_cases(torch, dtype, rng):
     )
 
 
+def conv_products_time(dtype, repeat):
+    """Time of Conv2d's three matrix products alone on the benchmark's shapes, in seconds.
+
+    The same products, block by block, as the reference's forward and backward compute
+    (W @ cols, cols @ dout.T, W.T @ dout), with every block's cols built beforehand: a floor
+    for any layer built on them, whatever its im2col, col2im and copies cost.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 16, 28, 28)).astype(dtype)
+    w_rows = conv_module.kernel_rows(rng.standard_normal((32, 16, 3, 3)), dtype)  # (F, K * K * C)
+    width, pixels = 30, 30 * 30  # padded image width and pixels per padded image
+    rows = conv_module.padded_rows(x, 1, 3)
+    blocks = []
+    for block in conv_module.sample_blocks(len(x)):
+        length = (block.stop - block.start) * pixels
+        cols = conv_module.im2col(rows[:, block.start * pixels :], 3, width, length)
+        blocks.append((cols, rng.standard_normal((32, length)).astype(dtype)))
+
+    def products():
+        for cols, dpixels in blocks:
+            w_rows @ cols, cols @ dpixels.T, w_rows.T @ dpixels
+
+    return best_time(products, repeat)
+
+
 def bench_layers(torch, repeat):
     rows = []
     for dtype in (np.float32, np.float64):
@@ -178,6 +204,12 @@ def bench_layers(torch, repeat):
             missed.append(f"{name} {dtype}")
         print(f"{name:<22}{shapes:<30}{dtype:<9}{t_ours * 1e3:>8.2f}{t_torch * 1e3:>10.2f}"
               f"{ratio:>7.2f}{'<= ' + str(target):>8}  {diff:>12.1e}  {ok}")  # fmt: skip
+    conv_torch = {dtype: t_torch for name, _, dtype, _, t_torch, _ in rows if name == "Conv2d"}
+    floors = [
+        f"{name} {t * 1e3:.2f} ms = {t / conv_torch[name]:.2f}x torch's whole forward + backward"
+        for name, t in ((np.dtype(d).name, conv_products_time(d, repeat)) for d in (np.float32, np.float64))
+    ]
+    print("\nConv2d's three matrix products alone (no im2col, col2im or copies):\n  " + "\n  ".join(floors))
     return missed
 
 
