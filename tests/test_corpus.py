@@ -38,3 +38,12 @@ def test_correct_variant_scores_full_marks(alt):
 def test_corpus_size():
     assert len(BUGS) >= 60, f"only {len(BUGS)} bugs in the corpus"
     assert len(ALTERNATIVES) >= 10, f"only {len(ALTERNATIVES)} correct variants in the corpus"
+
+
+def test_every_check_that_sees_a_gradient_divided_by_n_names_the_batch_size():
+    from tests.corpus.layers import AffineDividesByN
+
+    failed = [r for r in results_for("Affine", target_with(Affine=AffineDividesByN)) if not r.passed]
+    assert len(failed) >= 3, [r.id for r in failed]  # the 2-d, odd-shaped and 4-d inputs
+    for r in failed:
+        assert "off by a factor of 1/N" in r.text(), f"{r.id}: {r.text()}"

@@ -94,7 +94,7 @@ def check_nd_affine(t, x_shape, out_features, seed):
             hint="reshape dx back to the shape of the forward input",
         )
     expected = expected_gradients(affine_oracle, x, params, dout)
-    expect_array(dx, expected["x"], "Affine.backward: dx", given, tol=GRAD_TOL)
+    expect_array(dx, expected["x"], "Affine.backward: dx", given, tol=GRAD_TOL, batch_size=x.shape[0])
     return given, expected, layer.get("grads")
 
 

@@ -73,26 +73,40 @@ def dropout_forward(t, layer, x):
     return out
 
 
+def expect_drop_rate(p, out):
+    """Dropout(p).forward's output `out` zeroed a fraction p of its entries, within SIGMAS binomial stds."""
+    n = out.size
+    frac = float(np.mean(out == 0))
+    tol = SIGMAS * np.sqrt(p * (1 - p) / n)
+    if abs(frac - p) > tol:
+        hint = None
+        if frac == 0:
+            hint = "nothing was dropped in training mode"
+        elif abs(frac - (1 - p)) <= tol:
+            hint = SWAPPED
+        elif abs(frac - 0.5) <= SIGMAS * np.sqrt(0.25 / n):
+            hint = "p is ignored: half of the entries were dropped"
+        raise CheckFailure(
+            f"Dropout(p={p}).forward zeroed a fraction {frac:.4f} of {n} entries, expected {p} "
+            f"(tolerance {tol:.4f}: {SIGMAS} binomial standard deviations)",
+            hint=hint,
+        )
+
+
+def survivor_hints(xs, p):
+    """Hints for survivors that should be xs / (1 - p)."""
+    return [
+        value_hint(xs, NOT_SCALED),
+        value_hint(xs * (1 - p), "survivors are multiplied by (1 - p): divide them by (1 - p)"),
+        value_hint(xs / p, "survivors are scaled by 1/p: divide by the keep probability 1 - p"),
+    ]
+
+
 @check("Dropout", "drop_rate")
 def dropout_drop_rate(t):
     x = np.ones((100, 1000))
-    n = x.size
     for k, p in enumerate(DROPOUT_RATES):
-        frac = float(np.mean(dropout_forward(t, dropout(t, p, student_seed(1000 + k)), x) == 0))
-        tol = SIGMAS * np.sqrt(p * (1 - p) / n)
-        if abs(frac - p) > tol:
-            hint = None
-            if frac == 0:
-                hint = "nothing was dropped in training mode"
-            elif abs(frac - (1 - p)) <= tol:
-                hint = SWAPPED
-            elif abs(frac - 0.5) <= SIGMAS * np.sqrt(0.25 / n):
-                hint = "p is ignored: half of the entries were dropped"
-            raise CheckFailure(
-                f"Dropout(p={p}).forward zeroed a fraction {frac:.4f} of {n} entries, expected {p} "
-                f"(tolerance {tol:.4f}: {SIGMAS} binomial standard deviations)",
-                hint=hint,
-            )
+        expect_drop_rate(p, dropout_forward(t, dropout(t, p, student_seed(1000 + k)), x))
     out = dropout_forward(t, dropout(t, 0.0, student_seed(1099)), x[:10])
     by_p = "Dropout(p=0) gave inf or nan: divide the survivors by the keep probability 1 - p, not by p"
     expect_array(
@@ -119,12 +133,31 @@ def dropout_scaling(t):
             xs / (1 - p),
             f"Dropout(p={p}).forward output at the entries that were not dropped",
             given_shapes(x=x) + " (survivors must be x / (1 - p))",
-            hints=[
-                value_hint(xs, NOT_SCALED),
-                value_hint(xs * (1 - p), "survivors are multiplied by (1 - p): divide them by (1 - p)"),
-                value_hint(xs / p, "survivors are scaled by 1/p: divide by the keep probability 1 - p"),
-            ],
+            hints=survivor_hints(xs, p),
         )
+
+
+def expect_dropout_dx(p, x, out, dout, dx):
+    """dx of Dropout(p) is dout / (1 - p) where the forward output `out` kept x, 0 where it dropped it."""
+    kept = out != 0
+
+    def new_mask(got, expected):
+        got = np.asarray(got)
+        if got.shape == kept.shape and (got != 0).any() and not np.array_equal(got != 0, kept):
+            return "backward draws a new mask: reuse the mask of the last forward pass"
+        return None
+
+    expect_array(
+        dx,
+        np.where(kept, dout / (1 - p), 0.0),
+        f"Dropout(p={p}).backward: dx",
+        given_shapes(x=x, dout=dout) + " (dx must be 0 where out is 0, dout / (1 - p) elsewhere)",
+        hints=[
+            value_hint(dout, "dout is passed through unchanged: apply the forward mask and scale"),
+            value_hint(dout * kept, "dx is not scaled by 1/(1-p) like the forward survivors"),
+            new_mask,
+        ],
+    )
 
 
 @check("Dropout", "backward_mask")
@@ -133,25 +166,7 @@ def dropout_backward_mask(t):
     for k, p in enumerate([0.3, 0.5]):
         x, dout = spread(rng, (50, 40), 0.5, 2.0), spread(rng, (50, 40), 0.5, 2.0)
         out, dx = run_layer(t, dropout(t, p, student_seed(1020 + k)), x, dout, "Dropout")
-        kept = out != 0
-
-        def new_mask(got, expected, kept=kept):
-            got = np.asarray(got)
-            if got.shape == kept.shape and (got != 0).any() and not np.array_equal(got != 0, kept):
-                return "backward draws a new mask: reuse the mask of the last forward pass"
-            return None
-
-        expect_array(
-            dx,
-            np.where(kept, dout / (1 - p), 0.0),
-            f"Dropout(p={p}).backward: dx",
-            given_shapes(x=x, dout=dout) + " (dx must be 0 where out is 0, dout / (1 - p) elsewhere)",
-            hints=[
-                value_hint(dout, "dout is passed through unchanged: apply the forward mask and scale"),
-                value_hint(dout * kept, "dx is not scaled by 1/(1-p) like the forward survivors"),
-                new_mask,
-            ],
-        )
+        expect_dropout_dx(p, x, out, dout, dx)
 
 
 @check("Dropout", "eval_identity")

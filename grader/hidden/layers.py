@@ -21,6 +21,8 @@ def affine_odd_shapes(t):
 
 @check("Affine", "input_4d")
 def affine_input_4d(t):
-    given, expected, grads = check_nd_affine(t, (3, 2, 2, 3), 5, seed=9001)
+    x_shape = (3, 2, 2, 3)
+    given, expected, grads = check_nd_affine(t, x_shape, 5, seed=9001)
     for key in ("W", "b"):
-        expect_array(grads.get(key), expected[key], f"Affine.backward: grads[{key!r}]", given, tol=GRAD_TOL)
+        what = f"Affine.backward: grads[{key!r}]"
+        expect_array(grads.get(key), expected[key], what, given, tol=GRAD_TOL, batch_size=x_shape[0])
