@@ -35,6 +35,28 @@ def test_correct_variant_scores_full_marks(alt):
     assert results and not failed, "\n".join(failed)
 
 
+# Exercises where every failing check of every corpus bug names a specific likely mistake
+# (not just "off by a constant factor"): a student sees a hint whichever check they read.
+FULLY_HINTED = [
+    "AND", "NAND", "OR", "XOR", "step", "relu", "mse", "numerical_gradient", "gradient_descent",
+    "MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "MSELoss",
+    "SGD", "Momentum", "AdaGrad", "RMSProp", "Adam", "xavier_init", "he_init", "Dropout",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("exercise", FULLY_HINTED)
+def test_every_failing_check_names_a_likely_mistake(exercise):
+    bugs = [b for b in BUGS if b.exercise == exercise]
+    assert bugs, f"no corpus bug for {exercise}"
+    for bug in bugs:
+        for r in results_for(exercise, target_with(**{exercise: bug.replacement})):
+            text = r.text()
+            if not r.passed:
+                assert "likely mistake" in text and "constant factor" not in text, (
+                    f"{bug.name}: {r.id}: {text}"
+                )
+
+
 def test_corpus_size():
     assert len(BUGS) >= 60, f"only {len(BUGS)} bugs in the corpus"
     assert len(ALTERNATIVES) >= 10, f"only {len(ALTERNATIVES)} correct variants in the corpus"
