@@ -38,8 +38,9 @@ def test_correct_variant_scores_full_marks(alt):
 # Exercises where every failing check of every corpus bug names a specific likely mistake
 # (not just "off by a constant factor"): a student sees a hint whichever check they read.
 FULLY_HINTED = [
-    "AND", "NAND", "OR", "XOR", "step", "relu", "mse", "numerical_gradient", "gradient_descent",
-    "MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "MSELoss",
+    "AND", "NAND", "OR", "XOR", "step", "sigmoid", "relu", "tanh", "softmax", "mse",
+    "numerical_gradient", "gradient_descent", "MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh",
+    "Affine", "Flatten", "SoftmaxCrossEntropy", "MSELoss",
     "SGD", "Momentum", "AdaGrad", "RMSProp", "Adam", "xavier_init", "he_init", "Dropout",
 ]  # fmt: skip
 

@@ -35,10 +35,24 @@ def make_with_params(t, name, params, *args, **kwargs):
     layer, keys, shapes = t.new_filled(name, args, kwargs, "params", params)
     for key, value in params.items():
         if shapes[key] is None:
-            raise CheckFailure(f"{name}.params has no key {key!r} (keys: {sorted(keys)})")
+            raise CheckFailure(
+                f"{name}.params has no key {key!r} (keys: {sorted(keys)})", hint=missing_key_hint(key, keys)
+            )
         if shapes[key] != np.shape(value):
-            raise CheckFailure(f"{name}.params[{key!r}] has shape {shapes[key]}, expected {np.shape(value)}")
+            raise CheckFailure(
+                f"{name}.params[{key!r}] has shape {shapes[key]}, expected {np.shape(value)}",
+                hint=f"create params[{key!r}] with shape {np.shape(value)}: "
+                + ("a 1-d array, e.g. np.zeros(n)" if np.ndim(value) == 1 else "see the docstring's shapes"),
+            )
     return layer
+
+
+def missing_key_hint(key, keys):
+    """The hint for a params dict without `key`, whose keys are `keys`."""
+    same_but_case = [k for k in keys if isinstance(k, str) and k.lower() == key.lower()]
+    if same_but_case:
+        return f"keys are case-sensitive: name it {key!r}, not {same_but_case[0]!r}"
+    return f"store this parameter as params[{key!r}]: the grader and the optimizers look it up by that name"
 
 
 def expected_gradients(oracle, x, params, dout, which=None):

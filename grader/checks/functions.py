@@ -116,29 +116,35 @@ def check_elementwise(t, name, oracle, k, high, hints=()):
         expect_array(got, oracle(x), f"{name}(x)", given, hints=[h(x) for h in hints])
 
 
-def check_stable(t, name, oracle, advice):
-    """`name` at |x| up to 1000: finite, right values, and no overflow RuntimeWarning."""
+def check_stable(t, name, oracle, advice, hints=()):
+    """`name` at |x| up to 1000: finite, right values, and no overflow RuntimeWarning.
+
+    hints: functions of x giving hints for wrong values, as for check_elementwise.
+    """
     got, warned = call_quietly(t, name, BIG)
     given = "x = [-1000, -800, -40, -0.5, 0, 0.5, 40, 800, 1000]"
-    expect_array(
-        got, oracle(BIG), f"{name}(x)", given, hints=[lambda g, e: None if np.all(np.isfinite(g)) else advice]
-    )
+    not_finite = lambda g, e: None if np.all(np.isfinite(g)) else advice  # noqa: E731
+    with np.errstate(over="ignore"):
+        value_hints = [h(BIG) for h in hints]
+    expect_array(got, oracle(BIG), f"{name}(x)", given, hints=[not_finite, *value_hints])
     if warned:
         raise CheckFailure(f"{name}(x) warned ({'; '.join(warned)}) for {given}", hint=advice)
 
 
+SIGMOID_MISTAKES = [
+    lambda x: like(sigmoid_oracle(-x), "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"),
+    lambda x: like(np.tanh(x), "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
+]
+
+
 @check("sigmoid", "values")
 def sigmoid_values(t):
-    hints = [
-        lambda x: like(sigmoid_oracle(-x), "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"),
-        lambda x: like(np.tanh(x), "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
-    ]
-    check_elementwise(t, "sigmoid", sigmoid_oracle, 201, 12.0, hints)
+    check_elementwise(t, "sigmoid", sigmoid_oracle, 201, 12.0, SIGMOID_MISTAKES)
 
 
 @check("sigmoid", "stable")
 def sigmoid_stable(t):
-    check_stable(t, "sigmoid", sigmoid_oracle, SIGMOID_OVERFLOW)
+    check_stable(t, "sigmoid", sigmoid_oracle, SIGMOID_OVERFLOW, SIGMOID_MISTAKES)
 
 
 def relu_oracle(x):
@@ -162,20 +168,22 @@ def relu_no_mutation(t):
     expect_untouched(t, "relu")
 
 
+TANH_MISTAKES = [
+    lambda x: like(
+        np.tanh(0.5 * x), "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1"
+    ),
+    lambda x: like(sigmoid_oracle(x), "this is the sigmoid, not tanh"),
+]
+
+
 @check("tanh", "values")
 def tanh_values(t):
-    hints = [
-        lambda x: like(
-            np.tanh(0.5 * x), "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1"
-        ),
-        lambda x: like(sigmoid_oracle(x), "this is the sigmoid, not tanh"),
-    ]
-    check_elementwise(t, "tanh", np.tanh, 204, 6.0, hints)
+    check_elementwise(t, "tanh", np.tanh, 204, 6.0, TANH_MISTAKES)
 
 
 @check("tanh", "stable")
 def tanh_stable(t):
-    check_stable(t, "tanh", np.tanh, TANH_OVERFLOW)
+    check_stable(t, "tanh", np.tanh, TANH_OVERFLOW, TANH_MISTAKES)
 
 
 # ----------------------------------------------------------------------------- softmax
@@ -189,8 +197,13 @@ def softmax_oracle(x):
 SOFTMAX_OVERFLOW = "softmax overflows for scores around 1000: subtract the row max"
 
 
-def softmax_mistakes(x):
-    """Hints for the classic wrong softmaxes of a 2-D x."""
+def softmax_mistakes(x, large=False):
+    """Hints for the classic wrong softmaxes of a 2-D x.
+
+    With `large` scores, the whole-array sum without a max subtraction is left out: it
+    overflows to nan like every softmax that skips the max, so it would name the wrong mistake.
+    """
+    whole_sum = "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)"
     with np.errstate(all="ignore"):
         e = np.exp(x - x.max())
         return [
@@ -198,19 +211,13 @@ def softmax_mistakes(x):
                 softmax_oracle(x.T).T,
                 "softmax is taken over axis 0 (down the columns): normalise each row (axis=-1, keepdims=True)",
             ),
-            like(
-                np.exp(x) / np.exp(x).sum(),
-                "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)",
-            ),
+            *([] if large else [like(np.exp(x) / np.exp(x).sum(), whole_sum)]),
             like(
                 e / e.sum(axis=-1, keepdims=True),
                 "subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole "
                 "array: rows far below it underflow to 0 / 0",
             ),
-            like(
-                e / e.sum(),
-                "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)",
-            ),
+            like(e / e.sum(), whole_sum),
         ]
 
 
@@ -239,7 +246,7 @@ def softmax_large_scores(t):
     nonfinite = lambda got, exp: None if np.all(np.isfinite(got)) else SOFTMAX_OVERFLOW  # noqa: E731
     for x in (row, x2):
         given = given_shapes(x=x) + " (scores around 1000 and -1000)"
-        hints = softmax_mistakes(x)[2:3] if x.ndim == 2 else []
+        hints = softmax_mistakes(x, large=True) if x.ndim == 2 else []
         expect_array(call(t, "softmax", x), softmax_oracle(x), "softmax(x)", given, hints=hints + [nonfinite])
 
 

@@ -41,20 +41,31 @@ def hint_if_close(candidate, text):
     return make_hint
 
 
+def expect_affine_out(out, x, params, given):
+    """Affine.forward's output for x (N, ...) and params {"W": (D, M), "b": (M,)}."""
+    no_bias = x.reshape(len(x), -1) @ params["W"]
+    expect_array(
+        out,
+        affine_oracle(x, **params),
+        "Affine.forward output",
+        given,
+        hints=[
+            lambda got, exp: (
+                "the bias b is not added"
+                if np.shape(got) == no_bias.shape and np.allclose(got, no_bias)
+                else None
+            )
+        ],
+    )
+
+
 @check("Affine", "forward")
 def affine_forward(t):
     for case in AFFINE_CASES:
         layer, x, params, _ = build_affine(t, case)
         out = layer.call("forward", x)
         expect_untouched(t, "Affine.forward")
-        no_bias = x @ params["W"]
-        expect_array(
-            out,
-            affine_oracle(x, **params),
-            "Affine.forward output",
-            given_shapes(x=x),
-            hints=[lambda got, exp, nb=no_bias: "the bias b is not added" if np.allclose(got, nb) else None],
-        )
+        expect_affine_out(out, x, params, given_shapes(x=x))
 
 
 @check("Affine", "backward_dx")
@@ -87,7 +98,7 @@ def check_nd_affine(t, x_shape, out_features, seed):
     x, dout = rng.standard_normal(x_shape), rng.standard_normal((x_shape[0], out_features))
     out, dx = run_layer(t, layer, x, dout, "Affine")
     given = given_shapes(x=x) + f" (each sample is flattened to {features} features)"
-    expect_array(out, affine_oracle(x, **params), "Affine.forward output", given)
+    expect_affine_out(out, x, params, given)
     if dx is None or np.shape(dx) != x.shape:
         raise CheckFailure(
             f"Affine.backward: dx has shape {np.shape(dx)}, expected the input's shape {x.shape}",
@@ -224,5 +235,12 @@ def flatten_forward_backward(t):
         x, layer = rng.standard_normal(shape), make(t, "Flatten")
         dout = rng.standard_normal((shape[0], int(np.prod(shape[1:]))))
         out, dx = run_layer(t, layer, x, dout, "Flatten")
-        expect_array(out, x.reshape(shape[0], -1), "Flatten.forward output", given_shapes(x=x))
+        batch_lost = lambda got, exp: (  # noqa: E731
+            "keep the batch axis: one row per sample, x.reshape(len(x), -1)"
+            if np.ndim(got) >= 1 and np.shape(got)[0] != exp.shape[0]
+            else None
+        )
+        expect_array(
+            out, x.reshape(shape[0], -1), "Flatten.forward output", given_shapes(x=x), hints=[batch_lost]
+        )
         expect_array(dx, dout.reshape(shape), "Flatten.backward: dx", given_shapes(x=x, dout=dout))

@@ -58,11 +58,26 @@ def labels_data(case, k=0):
     return rng.standard_normal((n, c)), labels, one_hot(labels, c)
 
 
-def ce_forward_hints(scores, labels):
-    """Known-wrong loss values for scores (N, C) and int labels (N,)."""
+LABELS_AS_ONEHOT = (
+    "the integer labels y were used as if they were one-hot rows: turn them into one-hot "
+    "targets (np.eye(C)[y]) or pick log p[np.arange(N), y]"
+)
+LOG_P_PLUS_EPS = (
+    "log(p + eps) is not the log of the softmax: it shifts the loss (and caps it for a confidently "
+    "wrong row); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+)
+
+
+def ce_forward_hints(scores, labels, int_labels=True):
+    """Known-wrong loss values for scores (N, C) and labels (N,); `int_labels`: y was given as labels."""
     n, c = scores.shape
     t = one_hot(labels, c)
     per_sample = -(t * log_softmax(scores, axis=1)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = softmax(scores, axis=1)
+        log_eps = [
+            matches([-(t * np.log(p + eps)).sum() / n], LOG_P_PLUS_EPS) for eps in (1e-7, 1e-8, 1e-10, 1e-12)
+        ]
     hints = [
         matches(
             [per_sample.sum()], f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}"
@@ -73,15 +88,10 @@ def ce_forward_hints(scores, labels):
             "sum over the classes, then average over the batch",
         ),
         matches([-per_sample.mean()], "the sign is flipped: the loss is -mean(log p of the true class)"),
+        *log_eps,
     ]
-    if n == c:  # labels broadcast against the columns as if they were one-hot rows
-        hints.append(
-            matches(
-                [-(log_softmax(scores, axis=1) * labels).sum() / n],
-                "the integer labels y were used as if they were one-hot rows: turn them into one-hot "
-                "targets (np.eye(C)[y]) or pick log p[np.arange(N), y]",
-            )
-        )
+    if int_labels and n in (c, 1):  # labels (N,) broadcast against the columns as if they were one-hot rows
+        hints.append(matches([-(log_softmax(scores, axis=1) * labels).sum() / n], LABELS_AS_ONEHOT))
     return hints
 
 
@@ -149,7 +159,7 @@ def softmax_ce_forward_onehot(t):
                 given,
                 tol=LOSS_TOL,
                 hints=[
-                    *ce_forward_hints(scores, labels)[:3],
+                    *ce_forward_hints(scores, labels, int_labels=False),
                     lambda g, e, ok=labels_ok: ONEHOT_HINT if ok else None,
                 ],
             )
@@ -188,7 +198,7 @@ def check_ce_case(t, scores, labels, given, hints):
     target = one_hot(labels, scores.shape[1])
     loss = make(t, "SoftmaxCrossEntropy")
     got = ce_forward(t, loss, scores, labels, given)
-    forward_hints = [*hints, *ce_forward_hints(scores, labels)[:3]]
+    forward_hints = [*hints, *ce_forward_hints(scores, labels)]
     expect_number(
         got, ce_oracle(scores, target), "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL, forward_hints
     )
@@ -263,6 +273,9 @@ def ce_backward_hints(scores, target, dout):
             )
         )
     hints.append(matches(dout * probs / n, "the target is not subtracted: dscores = (softmax - t) / N"))
+    labels, c = target.argmax(axis=1), target.shape[1]
+    if n in (c, 1):  # int labels (N,) broadcast against the columns as if they were one-hot rows
+        hints.append(matches(dout * (probs - labels) / n, LABELS_AS_ONEHOT))
     if dout != 1.0:
         hints.append(matches(right, f"backward ignores dout (here {dout:g}): multiply the gradient by dout"))
     return hints
@@ -314,14 +327,30 @@ def softmax_ce_batch_of_one(t):
     rng = data_rng(340)
     scores, label = rng.standard_normal((1, 5)), np.array([3])
     target = one_hot(label, 5)
+    expected_loss = ce_oracle(scores, target)
+    labels_ok = labels_loss_ok(t, scores, label, expected_loss)
     for y, name in ((label, "int label of shape (1,)"), (target, "one-hot y of shape (1, 5)")):
         given = f"{given_shapes(scores=scores)} and {name}"
         loss = make(t, "SoftmaxCrossEntropy")
         got = ce_forward(t, loss, scores, y, given)
-        expect_number(got, ce_oracle(scores, target), "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL)
+        if y is label:
+            forward_hints = ce_forward_hints(scores, label)
+        else:
+            forward_hints = [
+                *ce_forward_hints(scores, label, int_labels=False),
+                lambda g, e: ONEHOT_HINT if labels_ok else None,
+            ]
+        expect_number(got, expected_loss, "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL, forward_hints)
         dscores = loss.call("backward")
         expected = numeric_gradient(lambda s: ce_oracle(s, target), scores)
-        expect_array(dscores, expected, "SoftmaxCrossEntropy.backward: dscores", given, GRAD_TOL)
+        expect_array(
+            dscores,
+            expected,
+            "SoftmaxCrossEntropy.backward: dscores",
+            given,
+            GRAD_TOL,
+            hints=ce_backward_hints(scores, target, 1.0),
+        )
 
 
 @check("SoftmaxCrossEntropy", "no_mutation")

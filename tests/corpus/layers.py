@@ -170,7 +170,7 @@ BUGS = [
     Bug("sigmoid exp(x)/(1+exp(x)) gives nan", "Sigmoid", SigmoidNaiveNan, "inf or nan"),
     Bug("tanh derivative from x", "Tanh", TanhDerivativeOfX, "uses x"),
     Bug("tanh by exponentials overflows", "Tanh", TanhNaiveOverflow, "inf or nan"),
-    Bug("flatten merges the batch axis", "Flatten", FlattenAllAxes),
+    Bug("flatten merges the batch axis", "Flatten", FlattenAllAxes, "keep the batch axis"),
 ]
 
 
