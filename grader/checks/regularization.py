@@ -285,23 +285,23 @@ WRONG_AXIS = (
 TRAIN_WITH_RUNNING = "running statistics used in training: normalise with the batch mean and variance"
 
 
-def bn_forward_mistakes(x, params):
+def bn_forward_mistakes(x, params, eps=BN_EPS):
     g, b = params["gamma"], params["beta"]
     d = x.shape[1]
-    per_sample = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + BN_EPS)
+    per_sample = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
     candidates = [
         (g * per_sample + b, WRONG_AXIS),
-        (g * (x - x.mean()) / np.sqrt(x.var() + BN_EPS) + b, WRONG_AXIS),
+        (g * (x - x.mean()) / np.sqrt(x.var() + eps) + b, WRONG_AXIS),
         (
-            bn_train(x, **params, ddof=1),
+            bn_train(x, **params, eps=eps, ddof=1),
             "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
         ),
-        (batch_norm(x, g, b, np.zeros(d), np.ones(d)), TRAIN_WITH_RUNNING),
-        (batch_norm(x, g, b, 0.1 * x.mean(axis=0), 0.9 + 0.1 * x.var(axis=0)), TRAIN_WITH_RUNNING),
-        (x_hat_of(x), "gamma and beta are not applied: out = gamma * x_hat + beta"),
+        (batch_norm(x, g, b, np.zeros(d), np.ones(d), eps), TRAIN_WITH_RUNNING),
+        (batch_norm(x, g, b, 0.1 * x.mean(axis=0), 0.9 + 0.1 * x.var(axis=0), eps), TRAIN_WITH_RUNNING),
+        (bn_train(x, 1.0, 0.0, eps=eps), "gamma and beta are not applied: out = gamma * x_hat + beta"),
     ]
     if x.shape[0] == d:  # a mean over axis 1 without keepdims broadcasts along the features
-        candidates.append((g * (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + BN_EPS) + b, WRONG_AXIS))
+        candidates.append((g * (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps) + b, WRONG_AXIS))
     return [value_hint(value, text) for value, text in candidates]
 
 
@@ -573,5 +573,8 @@ def bn_eps(t):
         bn_train(x, g, b, eps=eps),
         f"BatchNorm1d(eps={eps}).forward output (training)",
         given_shapes(x=x) + f" with batch variances {np.round(x.var(axis=0), 2).tolist()}",
-        hints=[value_hint(bn_train(x, g, b, eps=e), ignored) for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)],
+        hints=[
+            *[value_hint(bn_train(x, g, b, eps=e), ignored) for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)],
+            *bn_forward_mistakes(x, params, eps),
+        ],
     )
