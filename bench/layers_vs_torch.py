@@ -165,15 +165,16 @@ def conv_products_time(dtype, repeat):
     for any layer built on them, whatever its im2col, col2im and copies cost.
     """
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((64, 16, 28, 28)).astype(dtype)
-    w_rows = conv_module.kernel_rows(rng.standard_normal((32, 16, 3, 3)), dtype)  # (F, K * K * C)
-    width, pixels = 30, 30 * 30  # padded image width and pixels per padded image
-    rows = conv_module.padded_rows(x, 1, 3)
+    n, c, f, size, k, padding = 64, 16, 32, 28, 3, 1  # the Conv2d case of layer_cases
+    x = rng.standard_normal((n, c, size, size)).astype(dtype)
+    w_rows = conv_module.kernel_rows(rng.standard_normal((f, c, k, k)), dtype)  # (F, K * K * C)
+    width = size + 2 * padding  # of a padded image
+    rows = conv_module.padded_rows(x, padding, k)
     blocks = []
-    for block in conv_module.sample_blocks(len(x)):
-        length = (block.stop - block.start) * pixels
-        cols = conv_module.im2col(rows[:, block.start * pixels :], 3, width, length)
-        blocks.append((cols, rng.standard_normal((32, length)).astype(dtype)))
+    for block in conv_module.sample_blocks(n):
+        length = (block.stop - block.start) * width * width
+        cols = conv_module.im2col(rows[:, block.start * width * width :], k, width, length)
+        blocks.append((cols, rng.standard_normal((f, length)).astype(dtype)))
 
     def products():
         for cols, dpixels in blocks:
