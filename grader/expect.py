@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .expected import UnknownOracle, recording
 from .hints import diagnose
 from .numeric import describe, rel_error
 from .results import CheckFailure
@@ -10,8 +11,26 @@ GRAD_TOL = 1e-5  # analytic vs the grader's float64 central differences
 VALUE_TOL = 1e-6
 
 
+def record_hints(hints, expected):
+    """While a kit is being recorded, run every hint once, so the answers its candidates ask for are recorded.
+
+    (Hints otherwise run only on a wrong answer, which the reference never gives.)
+    """
+    if not recording():
+        return
+    probe = np.asarray(expected, dtype=np.float64) + 1.0
+    for hint in hints:
+        try:
+            hint(probe, expected)
+        except UnknownOracle:
+            raise
+        except Exception:  # noqa: BLE001, S110 - a hint that cannot judge the probe has still asked its questions
+            pass
+
+
 def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, hints=()):
     """Fail unless `got` is a float array of `expected`'s shape within relative error `tol`."""
+    record_hints(hints, expected)
     given = f" for {given}" if given else ""
     if got is None:
         raise CheckFailure(f"{what} is None{given}", hint="a missing return statement?")
@@ -35,6 +54,7 @@ def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, 
 
 def expect_number(got, expected, what, given="", tol=VALUE_TOL, hints=()):
     """Fail unless `got` is a single number within relative error `tol` of `expected`."""
+    record_hints(hints, np.array([expected]))
     given_text = f" for {given}" if given else ""
     arr = np.asarray(got) if got is not None else None
     if arr is None or arr.size != 1 or not np.issubdtype(arr.dtype, np.number):

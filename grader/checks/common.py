@@ -1,4 +1,4 @@
-"""Helpers shared by the checks: building layers with grader-chosen values, oracle gradients."""
+"""Helpers shared by the checks: building layers with grader-chosen values, expected gradients."""
 
 import weakref
 from typing import NamedTuple
@@ -7,7 +7,7 @@ import numpy as np
 
 from ..contract import need
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
-from ..numeric import numeric_gradient
+from ..expected import expected
 from ..results import CheckFailure
 
 SEED = 20261123  # batch grading may replace it with a per-run secret
@@ -55,19 +55,13 @@ def missing_key_hint(key, keys):
     return f"store this parameter as params[{key!r}]: the grader and the optimizers look it up by that name"
 
 
-def expected_gradients(oracle, x, params, dout, which=None):
-    """Numerical gradients of sum(oracle(x, **params) * dout) w.r.t. x and every parameter.
+def expected_gradients(oracle, x, params, dout, which=None, settings=None):
+    """Numerical gradients of sum(oracle(x, **params, **settings) * dout) w.r.t. x and every parameter.
 
-    With `which` ("x" or a params key) only that gradient is computed.
+    `oracle` names a registered oracle ("layers.affine"); with `which` ("x" or a params key)
+    only that gradient is computed.
     """
-    inputs = {"x": x, **params}
-
-    def loss(key, value):
-        args = {**inputs, key: value}
-        return np.sum(oracle(args.pop("x"), **args) * dout)
-
-    keys = list(inputs) if which is None else [which]
-    return {key: numeric_gradient(lambda v, key=key: loss(key, v), inputs[key]) for key in keys}
+    return expected("numeric.layer_gradients", oracle, x, params, dout, which, settings)
 
 
 def run_layer(t, layer, x, dout, name):
@@ -145,7 +139,8 @@ def grads_of(run, which, name):
 def check_gradient(t, name, build, oracle, cases, which, hints=()):
     """Compare one gradient (`which` is "x" or a params key) with the oracle's, over several cases.
 
-    build(t, case) -> (layer Ref, x, params dict, dout); oracle(x, **params) -> out.
+    build(t, case) -> (layer Ref, x, params dict, dout); `oracle` names the oracle of the
+    forward, called as oracle(x, **params).
     """
     for case in cases:
         x, params, dout, _, dx, _, _ = run = layer_run(t, name, build, case)

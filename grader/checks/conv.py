@@ -1,8 +1,8 @@
 """Checks for Conv2d and MaxPool2d.
 
-Oracles are written here from the definitions: a cross-correlation that loops
-over kernel offsets, a max pool that loops over windows, and their float64
-central-difference gradients. Small inputs keep the numeric gradients fast.
+Expected values come from the oracles "conv.*" (a cross-correlation that loops over
+kernel offsets, a max pool that loops over windows) and their float64 central-difference
+gradients, through `expected`. Small inputs keep the numeric gradients fast.
 """
 
 from typing import NamedTuple
@@ -10,13 +10,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
-from ..numeric import numeric_gradient, rel_error
+from ..expected import expected
+from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
 from .common import (
     data_rng,
-    expected_gradients,
     grads_of,
     layer_run,
     make,
@@ -86,52 +86,6 @@ CONV_STRIDED = [
 CONV_ALL = CONV_BASIC + CONV_PADDED + CONV_STRIDED
 
 
-def pad(x, p):
-    """x (N, C, H, W) with p zeros on every side of H and W."""
-    xp = np.zeros((*x.shape[:2], x.shape[2] + 2 * p, x.shape[3] + 2 * p))
-    xp[:, :, p : p + x.shape[2], p : p + x.shape[3]] = x
-    return xp
-
-
-def conv_oracle(x, W, b, stride, padding):
-    """Cross-correlation: x (N, C, H, W), W (F, C, K, K), b (F,) -> (N, F, H', W').
-
-    out[n, f, i, j] = b[f] + sum_{c, u, v} xp[n, c, i*S + u, j*S + v] * W[f, c, u, v]
-    """
-    xp, k, s = pad(x, padding), W.shape[-1], stride
-    out_h, out_w = (xp.shape[2] - k) // s + 1, (xp.shape[3] - k) // s + 1
-    out = np.zeros((x.shape[0], W.shape[0], out_h, out_w)) + b[None, :, None, None]
-    for u in range(k):
-        for v in range(k):
-            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
-            out += np.einsum("nchw,fc->nfhw", part, W[:, :, u, v])
-    return out
-
-
-def conv_padded_dx(dout, W, stride, padded_shape):
-    """Gradient w.r.t. the padded input (N, C, H + 2P, W + 2P): each dout value times W, back on its window."""
-    dxp, k, s = np.zeros(padded_shape), W.shape[-1], stride
-    out_h, out_w = dout.shape[2:]
-    for u in range(k):
-        for v in range(k):
-            dxp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s] += np.einsum(
-                "nfhw,fc->nchw", dout, W[:, :, u, v]
-            )
-    return dxp
-
-
-def conv_dw(x, dout, k, stride, padding):
-    """dW (F, C, K, K) for windows starting every `stride` cells of the padded x."""
-    xp, s = pad(x, padding), stride
-    out_h, out_w = dout.shape[2:]
-    dw = np.zeros((dout.shape[1], x.shape[1], k, k))
-    for u in range(k):
-        for v in range(k):
-            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
-            dw[:, :, u, v] = np.einsum("nfhw,nchw->fc", dout, part)
-    return dw
-
-
 def build_conv(t, case, seed=0):
     """A Conv2d with grader-chosen asymmetric W and nonzero b, an input x and an upstream dout."""
     rng = data_rng(1000 + seed + case_seed(case))
@@ -151,26 +105,26 @@ def forward_hints(case, x, W, b):
     """Known-wrong forwards. A candidate equal to the right answer (e.g. padding 1 when P = 1) never matches a failure."""
     s, p = case.s, case.p
     return [
-        hint_when(lambda: conv_oracle(x, W[:, :, ::-1, ::-1], b, s, p), FLIPPED),
-        hint_when(lambda: conv_oracle(x, W, 0 * b, s, p), "the bias b is not added"),
+        hint_when(lambda: expected("conv.forward", x, W[:, :, ::-1, ::-1], b, s, p), FLIPPED),
+        hint_when(lambda: expected("conv.forward", x, W, 0 * b, s, p), "the bias b is not added"),
         hint_when(
-            lambda: conv_oracle(x, W, case.c * b, s, p),
+            lambda: expected("conv.forward", x, W, case.c * b, s, p),
             f"the bias is added once per input channel ({case.c} times): add b[f] once to each output value",
         ),
         hint_when(
-            lambda: conv_oracle(x, W, b, s, 1),
+            lambda: expected("conv.forward", x, W, b, s, 1),
             "the padding is hard-coded to 1: pad by self.padding on every side",
         ),
         hint_when(
-            lambda: conv_oracle(x, W, b, s, 0),
+            lambda: expected("conv.forward", x, W, b, s, 0),
             f"the padding is ignored: pad x with padding={p} zeros on every side of H and W first",
         ),
         hint_when(
-            lambda: conv_oracle(x, W, b, 1, p),
+            lambda: expected("conv.forward", x, W, b, 1, p),
             "the stride is ignored: output (i, j) uses the window starting at (i * stride, j * stride)",
         ),
         hint_when(
-            lambda: conv_oracle(x, W, b, 1, p)[:, :, : case.out_size()[0], : case.out_size()[1]],
+            lambda: expected("conv.forward", x, W, b, 1, p)[:, :, : case.out_size()[0], : case.out_size()[1]],
             "wrong stride arithmetic: window (i, j) starts at (i * stride, j * stride), not at (i, j)",
         ),
     ]
@@ -184,7 +138,7 @@ def conv_forward_cases(t, cases, seed=0, note=""):
         expect_untouched(t, "Conv2d.forward")
         expect_array(
             out,
-            conv_oracle(x, params["W"], params["b"], case.s, case.p),
+            expected("conv.forward", x, params["W"], params["b"], case.s, case.p),
             "Conv2d.forward output",
             f"{given_shapes(x=x, W=params['W'])}, {case.settings()}{note}",
             hints=forward_hints(case, x, **params),
@@ -258,12 +212,9 @@ def conv_output_shape(t):
 
 # ----------------------------------------------------------------------------- gradients
 def expected_conv_gradient(case, x, params, dout, which):
-    """Float64 central differences of sum(conv_oracle(...) * dout) w.r.t. x, W or b."""
-
-    def oracle(x, W, b):
-        return conv_oracle(x, W, b, case.s, case.p)
-
-    return expected_gradients(oracle, x, params, dout, which)[which]
+    """Float64 central differences of sum(conv.forward(...) * dout) w.r.t. x, W or b."""
+    settings = {"stride": case.s, "padding": case.p}
+    return expected("numeric.layer_gradients", "conv.forward", x, params, dout, which, settings)[which]
 
 
 def dx_hints(case, x, params, dout):
@@ -272,7 +223,7 @@ def dx_hints(case, x, params, dout):
     padded_shape = (case.n, case.c, h + 2 * p, w + 2 * p)
 
     def padded():
-        return conv_padded_dx(dout, W, s, padded_shape)
+        return expected("conv.padded_dx", dout, W, s, padded_shape)
 
     def empty_crop(got, expected):
         if p == 0 and np.size(got) == 0:
@@ -290,11 +241,11 @@ def dx_hints(case, x, params, dout):
             "dx is cropped at the wrong place: remove P rows/columns on EVERY side (dx[:, :, P:P + H, P:P + W])",
         ),
         hint_when(
-            lambda: conv_padded_dx(dout, W[:, :, ::-1, ::-1], s, padded_shape)[:, :, p : p + h, p : p + w],
+            lambda: expected("conv.padded_dx", dout, W[:, :, ::-1, ::-1], s, padded_shape)[:, :, p : p + h, p : p + w],
             "dx uses the flipped kernel: each dout[n, f, i, j] * W[f] (not flipped) goes back onto its window",
         ),
         hint_when(
-            lambda: conv_padded_dx(dout, W, 1, padded_shape)[:, :, p : p + h, p : p + w] if s > 1 else None,
+            lambda: expected("conv.padded_dx", dout, W, 1, padded_shape)[:, :, p : p + h, p : p + w] if s > 1 else None,
             "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
         ),
     ]
@@ -304,7 +255,7 @@ def dw_hints(case, x, params, dout):
     """Known-wrong dW: channel axes swapped (or a (C, F) result reshaped to (F, C)), kernel flipped, stride ignored."""
 
     def swapped():
-        return conv_dw(x, dout, case.k, case.s, case.p).transpose(1, 0, 2, 3)
+        return expected("conv.dw", x, dout, case.k, case.s, case.p).transpose(1, 0, 2, 3)
 
     swap_text = (
         "dW has its channel axes swapped: grads['W'][f, c] pairs output channel f with input channel c, "
@@ -314,18 +265,18 @@ def dw_hints(case, x, params, dout):
         hint_when(swapped, swap_text),
         hint_when(lambda: swapped().reshape(case.f, case.c, case.k, case.k), swap_text),
         hint_when(
-            lambda: conv_dw(x, dout, case.k, case.s, case.p)[:, :, ::-1, ::-1],
+            lambda: expected("conv.dw", x, dout, case.k, case.s, case.p)[:, :, ::-1, ::-1],
             "dW is flipped ([::-1, ::-1]): this is cross-correlation, not convolution",
         ),
         hint_when(
-            lambda: conv_dw(x, dout, case.k, 1, case.p) if case.s > 1 else None,
+            lambda: expected("conv.dw", x, dout, case.k, 1, case.p) if case.s > 1 else None,
             "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
         ),
     ]
 
 
 def db_hints(case, x, params, dout):
-    summed = dout.sum(axis=(0, 2, 3))
+    summed = expected("conv.db", dout)
 
     def shape_hint(got, expected):
         if np.shape(got) != (case.f,):
@@ -343,7 +294,7 @@ def db_hints(case, x, params, dout):
             f"db is multiplied by the number of input channels ({case.c}): the bias is added once per output value",
         ),
         hint_when(
-            lambda: dout.sum(axis=(0, 2, 3)) / (dout.shape[2] * dout.shape[3]),
+            lambda: summed / (dout.shape[2] * dout.shape[3]),
             "db is averaged over H', W': it should be summed over N, H' and W'",
         ),
     ]
@@ -483,39 +434,6 @@ POOL_GAPS = [  # stride > kernel: some cells are in no window
 POOL_ALL = POOL_BASIC + POOL_OVERLAP + POOL_GAPS
 
 
-def pool_oracle(x, kernel_size, stride):
-    """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
-    k, s = kernel_size, stride
-    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
-    out = np.empty((*x.shape[:2], out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
-    return out
-
-
-def pool_route(x, dout, kernel_size, stride, place_step=None):
-    """Send each dout value to the first maximum of its window, adding where windows share it.
-
-    Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K] (shorter at the border if it does not fit);
-    its gradient is placed relative to (i*place_step, j*place_step), place_step defaulting to S.
-    Returns (dx, count), count[n, c, h, w] = how many windows sent their gradient to (h, w);
-    dx is None if a position falls outside x.
-    """
-    k, s = kernel_size, stride
-    step = s if place_step is None else place_step
-    dx, count = np.zeros(x.shape), np.zeros(x.shape, dtype=int)
-    for n, c, i, j in np.ndindex(dout.shape):
-        window = x[n, c, i * s : i * s + k, j * s : j * s + k]
-        u, v = np.unravel_index(np.argmax(window), window.shape)
-        cell = (n, c, i * step + u, j * step + v)
-        if cell[2] >= x.shape[2] or cell[3] >= x.shape[3]:
-            return None, count
-        dx[cell] += dout[n, c, i, j]
-        count[cell] += 1
-    return dx, count
-
-
 def distinct_values(rng, shape):
     """Values at least 0.07 apart (no ties, so the max is unique) with many negatives; x[0, 0] all negative."""
     size = int(np.prod(shape))
@@ -535,29 +453,19 @@ def build_pool(t, case, seed=0):
 STRIDE_IGNORED = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
 
 
-def pool_window_mean(x, k, s):
-    """Average pooling, for the hint that recognises it."""
-    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
-    out = np.empty((*x.shape[:2], out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].mean(axis=(2, 3))
-    return out
-
-
 def pool_forward_hints(case, x):
     k, s = case.k, case.stride
     return [
         hint_when(
-            lambda: np.maximum(pool_oracle(x, k, s), 0),
+            lambda: np.maximum(expected("conv.pool_forward", x, k, s), 0),
             "windows whose values are all negative give 0: start the running max at -inf "
             "(or at the window's first value), not at 0",
         ),
         hint_when(
-            lambda: pool_window_mean(x, k, s), "the window mean is taken: max pooling keeps the maximum"
+            lambda: expected("conv.pool_mean", x, k, s), "the window mean is taken: max pooling keeps the maximum"
         ),
-        hint_when(lambda: pool_oracle(x, k, k) if s != k else None, STRIDE_IGNORED),
-        hint_when(lambda: pool_oracle(x, k, 1) if s != 1 else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.pool_forward", x, k, k) if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.pool_forward", x, k, 1) if s != 1 else None, STRIDE_IGNORED),
     ]
 
 
@@ -569,7 +477,7 @@ def pool_forward_cases(t, cases, seed=0, note=""):
         expect_untouched(t, "MaxPool2d.forward")
         expect_array(
             out,
-            pool_oracle(x, case.k, case.stride),
+            expected("conv.pool_forward", x, case.k, case.stride),
             "MaxPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}{note}",
             hints=pool_forward_hints(case, x),
@@ -583,7 +491,7 @@ def pool_forward(t):
 
 def pool_backward_hints(case, x, dout):
     k, s = case.k, case.stride
-    _, count = pool_route(x, dout, k, s)
+    _, count = expected("conv.pool_route", x, dout, k, s)
 
     def non_max(got, expected):
         got = np.asarray(got, dtype=float)
@@ -603,8 +511,8 @@ def pool_backward_hints(case, x, dout):
         return None
 
     return [
-        hint_when(lambda: pool_route(x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
-        hint_when(lambda: pool_route(x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.pool_route", x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
         overwritten,
         non_max,
     ]
@@ -614,12 +522,11 @@ def pool_gradient(t, cases):
     for case in cases:
         layer, x, dout = build_pool(t, case)
         _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
-        expected = numeric_gradient(
-            lambda v, case=case, dout=dout: np.sum(pool_oracle(v, case.k, case.stride) * dout), x
-        )
+        settings = {"kernel_size": case.k, "stride": case.stride}
+        grad = expected("numeric.layer_gradients", "conv.pool_forward", x, {}, dout, "x", settings)["x"]
         expect_array(
             dx,
-            expected,
+            grad,
             "MaxPool2d.backward: dx",
             f"{given_shapes(x=x, dout=dout)}, {case.settings()} (no ties in x)",
             tol=GRAD_TOL,

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
-from ..numeric import numeric_gradient
+from ..oracles.numeric import numeric_gradient
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout, student_frames
 from .common import data_rng, make

@@ -1,0 +1,106 @@
+"""Convolution and pooling from their definitions: loops over kernel offsets and windows."""
+
+import numpy as np
+
+from . import oracle
+
+
+def _pad(x, p):
+    """x (N, C, H, W) with p zeros on every side of H and W."""
+    xp = np.zeros((*x.shape[:2], x.shape[2] + 2 * p, x.shape[3] + 2 * p))
+    xp[:, :, p : p + x.shape[2], p : p + x.shape[3]] = x
+    return xp
+
+
+@oracle
+def forward(x, W, b, stride, padding):
+    """Cross-correlation: x (N, C, H, W), W (F, C, K, K), b (F,) -> (N, F, H', W').
+
+    out[n, f, i, j] = b[f] + sum_{c, u, v} xp[n, c, i*S + u, j*S + v] * W[f, c, u, v]
+    """
+    xp, k, s = _pad(x, padding), W.shape[-1], stride
+    out_h, out_w = (xp.shape[2] - k) // s + 1, (xp.shape[3] - k) // s + 1
+    out = np.zeros((x.shape[0], W.shape[0], out_h, out_w)) + b[None, :, None, None]
+    for u in range(k):
+        for v in range(k):
+            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
+            out += np.einsum("nchw,fc->nfhw", part, W[:, :, u, v])
+    return out
+
+
+@oracle
+def padded_dx(dout, W, stride, padded_shape):
+    """Gradient w.r.t. the padded input (N, C, H + 2P, W + 2P): each dout value times W, back on its window."""
+    dxp, k, s = np.zeros(padded_shape), W.shape[-1], stride
+    out_h, out_w = dout.shape[2:]
+    for u in range(k):
+        for v in range(k):
+            dxp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s] += np.einsum(
+                "nfhw,fc->nchw", dout, W[:, :, u, v]
+            )
+    return dxp
+
+
+@oracle
+def dw(x, dout, k, stride, padding):
+    """dW (F, C, K, K) for windows starting every `stride` cells of the padded x."""
+    xp, s = _pad(x, padding), stride
+    out_h, out_w = dout.shape[2:]
+    dw = np.zeros((dout.shape[1], x.shape[1], k, k))
+    for u in range(k):
+        for v in range(k):
+            part = xp[:, :, u : u + s * (out_h - 1) + 1 : s, v : v + s * (out_w - 1) + 1 : s]
+            dw[:, :, u, v] = np.einsum("nfhw,nchw->fc", dout, part)
+    return dw
+
+
+@oracle
+def db(dout):
+    """db (F,): dout (N, F, H', W') summed over N, H' and W'."""
+    return dout.sum(axis=(0, 2, 3))
+
+
+@oracle
+def pool_forward(x, kernel_size, stride):
+    """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
+    k, s = kernel_size, stride
+    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+    out = np.empty((*x.shape[:2], out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+    return out
+
+
+@oracle
+def pool_route(x, dout, kernel_size, stride, place_step=None):
+    """Send each dout value to the first maximum of its window, adding where windows share it.
+
+    Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K] (shorter at the border if it does not fit);
+    its gradient is placed relative to (i*place_step, j*place_step), place_step defaulting to S.
+    Returns (dx, count), count[n, c, h, w] = how many windows sent their gradient to (h, w);
+    dx is None if a position falls outside x.
+    """
+    k, s = kernel_size, stride
+    step = s if place_step is None else place_step
+    dx, count = np.zeros(x.shape), np.zeros(x.shape, dtype=int)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * s : i * s + k, j * s : j * s + k]
+        u, v = np.unravel_index(np.argmax(window), window.shape)
+        cell = (n, c, i * step + u, j * step + v)
+        if cell[2] >= x.shape[2] or cell[3] >= x.shape[3]:
+            return None, count
+        dx[cell] += dout[n, c, i, j]
+        count[cell] += 1
+    return dx, count
+
+
+@oracle
+def pool_mean(x, k, s):
+    """Average over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
+    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+    out = np.empty((*x.shape[:2], out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].mean(axis=(2, 3))
+    return out

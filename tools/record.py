@@ -1,0 +1,39 @@
+"""Record a student kit's expectations: the live oracles' answers on the public checks' inputs.
+
+The export runs every public check of the exercises it hands out against the reference
+solution with a `Recorder` in place of the live provider. Every expected value those checks
+ask for, hint candidates included, is kept; `Recorder.files()` turns them into the kit's
+`grader/recorded/` data. Hidden checks never run here, so none of their inputs is recorded.
+"""
+
+from pathlib import Path
+
+from grader.expected import Recorder, using
+from grader.registry import all_checks, is_hidden_check
+from grader.results import run_check
+from grader.target import load_impl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RecordingError(Exception):
+    """The reference failed a public check while recording: its expectations would be wrong."""
+
+
+def public_checks(exercises):
+    """The public (non-hidden) checks of `exercises`, in curriculum order."""
+    chosen = set(exercises)
+    return [c for c in all_checks() if c.exercise in chosen and not is_hidden_check(c)]
+
+
+def record(exercises, reference=ROOT / "solutions"):
+    """A Recorder holding every expected value the public checks of `exercises` ask for."""
+    target = load_impl(reference)
+    with using(Recorder()) as recorder:
+        failed = [r for r in (run_check(c, target) for c in public_checks(exercises)) if not r.passed]
+    if failed:
+        raise RecordingError(
+            "the reference fails public checks, so nothing was recorded:\n  "
+            + "\n  ".join(f"[{r.id}] {r.text()}" for r in failed)
+        )
+    return recorder
