@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .expected import RecordedDataError, UnknownOracle
 from .hints import crash_hint
 from .target import TargetError
 
@@ -121,6 +122,8 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
             )
         except TargetError as error:
             result.status, result.message = "failed", f"{check.id}: {error}"
+        except (RecordedDataError, UnknownOracle):
+            raise  # the grader cannot judge this check: no score at all beats a wrong one
         except (Exception, SystemExit) as error:  # noqa: BLE001 - a crash in student code is reported, not raised
             result.status = "error"
             result.message = (
