@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from .expected import RecordedDataError, provider
 from .registry import Check, all_checks, load_rubric, rubric_problems
 from .report import gradescope_results, hidden_summary, summary_table, write_json_atomic
 from .results import run_check
@@ -77,6 +78,10 @@ def target(pytestconfig):
     impl = Path(pytestconfig.getoption("impl"))
     if not (impl / "__init__.py").is_file():
         pytest.exit(f"--impl {impl}: not an implementation directory (it needs an __init__.py)", returncode=4)
+    try:
+        provider()  # a kit's recorded expectations: missing, damaged or stale data ends the run here
+    except RecordedDataError as error:
+        pytest.exit(f"cannot grade: {error}", returncode=4)
     return load_impl(impl)
 
 
@@ -86,7 +91,10 @@ def grade(request, target, rubric):
 
     def run(check):
         entry = rubric[check.id]
-        result = run_check(check, target, entry.points, entry.visibility)
+        try:
+            result = run_check(check, target, entry.points, entry.visibility)
+        except RecordedDataError as error:
+            pytest.exit(f"cannot grade {check.id}: {error}", returncode=4)
         request.config.stash[RESULTS].append(result)
         if not result.passed:
             pytest.fail(result.text(), pytrace=False)

@@ -81,6 +81,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .expected import RecordedDataError, oracles_present
 from .results import CheckResult, CheckTimeout, run_check
 from .spawner import SpawnError, spawn_worker, spawner
 from .target import Ref, Rng, TargetError, plain
@@ -806,6 +807,13 @@ def grading_seed(seed):
         common.SEED = previous
 
 
+def common_seed():
+    """The data seed of the public checks (a kit recorded its expectations with it)."""
+    from .checks import common
+
+    return common.SEED
+
+
 def _failed(check, entry, status, message):
     return CheckResult(
         check.id, check.exercise, status, 0.0, entry.points, message, visibility=entry.visibility
@@ -822,10 +830,13 @@ def grade_isolated(impl_dir, checks=None, rubric=None, seed=None, limits=None, t
     """
     from .registry import RubricEntry, load_rubric
 
-    chosen = select_checks(checks)
     rubric = load_rubric() if rubric is None else rubric
+    chosen = select_checks(checks)
+    if checks is None:  # a kit's rubric lists only the exercises it hands out
+        chosen = [c for c in chosen if c.id in rubric]
     limits = limits or Limits()
-    seed = secrets.randbits(32) if seed is None else seed
+    if seed is None:  # a student kit's recorded expectations hold for its public inputs only
+        seed = secrets.randbits(32) if oracles_present() else common_seed()
     results = []
     with grading_seed(seed):
         try:
@@ -873,7 +884,10 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()
-    results = grade_isolated(impl, checks=checks, seed=args.seed)
+    try:
+        results = grade_isolated(impl, checks=checks, seed=args.seed)
+    except RecordedDataError as error:
+        parser.exit(4, f"{parser.prog}: cannot grade: {error}\n")
     print(f"implementation: {impl} (sandboxed)")
     print(summary_table(results))
     if args.results_json:

@@ -7,9 +7,11 @@ python -m tools.export OUTDIR --exercises Affine,Relu
 python -m tools.export --list                      # the chapters and their exercises
 
 The kit holds exercises/ (every stub, so imports never dangle), the public part
-of grader/ (the modules the student front ends import; never grader/hidden/),
-a rubric with the chosen exercises' public checks, a manifest naming the
-hidden checks and their points, the release/ notebooks of the chapters whose
+of grader/ (the front ends and the check modules of the chosen exercises; never
+grader/hidden/ or grader/oracles/), the expected values of the chosen exercises'
+public checks, recorded by running the live oracles on the reference
+(grader/recorded/), a rubric with those checks, a manifest naming the hidden
+checks and their points, the release/ notebooks of the chapters whose
 exercises are all chosen (as notebooks/), a README, pyproject.toml,
 requirements.txt and .github/workflows/classroom.yml (one autograding step per
 exercise, worth its public points).
@@ -23,6 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
+import textwrap
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -31,8 +34,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from grader.expected import kit_fingerprint_of
+from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
 from tools.make_exercises import expected_stubs
+from tools.record import record
 from tools.regions import find_regions, solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +61,11 @@ NEEDS = {
 }
 # What a student installs: the kit's own dependencies, by project name.
 STUDENT_PACKAGES = ("numpy", "scipy", "pytest", "scikit-learn", "tqdm")
-# The modules of grader/ that students run; everything they import from grader/ comes along.
-GRADER_ROOTS = ("__init__", "__main__", "conftest", "test_exercises", "plugin", "checks.__init__")
+# The modules of grader/ that students run; everything they import from grader/ comes along
+# (the sandbox runs the Classroom workflow's steps, so a submission cannot decide their exit status).
+GRADER_ROOTS = ("__init__", "__main__", "conftest", "test_exercises", "plugin", "checks.__init__", "sandbox")
+# Instructor-only packages of grader/: never in a kit, never imported by what is.
+INSTRUCTOR_PACKAGES = ("hidden", "oracles")
 RUBRIC_HEADER = """\
 # Points for the checks in this kit, one table per exercise. Exercises without a
 # table are not graded here (they belong to other assignments).
@@ -65,6 +74,9 @@ MANIFEST_HEADER = """\
 # Hidden checks: graded after the deadline. Their code and inputs are not in this kit;
 # the grader lists their names and points so you know what else counts.
 """
+# A Classroom step's verdict: the exercise's public checks, with the student's code in a sandboxed
+# child process and the exit status decided by the grading process (code in exercises/ cannot set it).
+CLASSROOM_COMMAND = "python -m grader.sandbox --impl exercises -m {exercise}"
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -184,18 +196,27 @@ def module_file(grader_dir, name):
     return None
 
 
-def public_grader_files(grader_dir, extra_modules=()):
-    """Every .py file students need: the front ends, all of checks/, and what they import (never hidden/)."""
-    hidden = grader_dir / "hidden"
+def check_modules(exercises):
+    """The modules of grader/checks/ that register public checks of `exercises`."""
+    chosen = set(exercises)
+    return sorted({c.chapter for c in all_checks() if c.exercise in chosen and not is_hidden_check(c)})
+
+
+def public_grader_files(grader_dir, exercises, extra_modules=()):
+    """Every .py file students need: the front ends, the chosen exercises' check modules, and what they import.
+
+    Never grader/hidden/ or grader/oracles/: a public module that imports them is an ExportError.
+    """
+    instructor = [grader_dir / name for name in INSTRUCTOR_PACKAGES]
     todo = [f"grader.{name}" for name in GRADER_ROOTS] + list(extra_modules)
-    todo += [f"grader.checks.{p.stem}" for p in sorted((grader_dir / "checks").glob("*.py"))]
+    todo += [f"grader.checks.{name}" for name in check_modules(exercises)]
     files = set()
     while todo:
         path = module_file(grader_dir, todo.pop())
         if path is None or path in files:
             continue
-        if path.is_relative_to(hidden):
-            raise ExportError(f"a public grader module imports the hidden checks ({path})")
+        if any(path.is_relative_to(folder) for folder in instructor):
+            raise ExportError(f"a public grader module imports instructor code ({path})")
         files.add(path)
         module = "grader." + ".".join(path.relative_to(grader_dir).with_suffix("").parts)
         todo += imported_modules(path, module.removesuffix(".__init__"))
@@ -306,7 +327,7 @@ def classroom_workflow(public, exercises):
             "        with:",
             f"          test-name: {name}",
             "          setup-command: ''",
-            f"          command: python -m grader -m {name}",
+            f"          command: {CLASSROOM_COMMAND.format(exercise=name)}",
             "          timeout: 5",
             f"          max-score: {int(points)}",
         ]
@@ -383,19 +404,59 @@ def readme_text(exercises, public, hidden, stubs, notebooks):
 
 
 # ----------------------------------------------------------------------------- leak guard
+# Lines too plain to give anything away, whatever file they come from.
+PLAIN_LINE = re.compile(r"^(return( \w+| None)?|else:|pass|\)|\]|\}|\),?|\],?|.{0,12})$")
+
+
+def oracle_sources():
+    """{oracle name: its source} for every live oracle (the functions a kit must not hold)."""
+    import inspect
+
+    return {name: inspect.getsource(function) for name, function in ORACLES.items()}
+
+
+def body_lines(source):
+    """The stripped lines of a function's source after its signature and docstring."""
+    tree = ast.parse(textwrap.dedent(source))
+    function = tree.body[0]
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]
+    if not body:
+        return set()
+    lines = textwrap.dedent(source).splitlines()
+    return {line.strip() for line in lines[body[0].lineno - 1 : function.end_lineno]}
+
+
 def secret_lines(root=ROOT):
-    """{line: solution file} of lines found only in solution bodies (not outside a region, not in the public grader)."""
+    """{line: where it comes from} of every line that computes an answer: solution bodies and live oracles.
+
+    Lines that also appear outside the solution regions (the stubs' own code) and plain lines
+    (`return out`, brackets, very short lines) are left out; nothing else is exempt.
+    """
     secret, public = {}, set()
     for path in sorted((root / "solutions").glob("*.py")):
         source = path.read_text()
         for line in solution_lines(source, str(path)):
-            secret.setdefault(line, path.name)
+            secret.setdefault(line, f"solutions/{path.name}")
         inside = {i for r in find_regions(source, str(path)) for i in range(r.begin, r.end + 1)}
         public |= {line.strip() for i, line in enumerate(source.splitlines()) if i not in inside}
-    for path in (root / "grader").rglob("*.py"):
-        if "hidden" not in path.relative_to(root / "grader").parts:
-            public |= {line.strip() for line in path.read_text().splitlines()}
-    return {line: name for line, name in secret.items() if line not in public}
+    for name, source in oracle_sources().items():
+        for line in body_lines(source):
+            secret.setdefault(line, f"the oracle {name}")
+    return {line: where for line, where in secret.items() if line not in public and not PLAIN_LINE.match(line)}
+
+
+def oracle_definitions(files):
+    """'file: def name' for every kit file that defines a function named like a live oracle."""
+    names = {function.__name__ for function in ORACLES.values()}
+    found = []
+    for rel, data in sorted(files.items()):
+        if rel.endswith(".py"):
+            for node in ast.walk(ast.parse(data.decode(), rel)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+                    found.append(f"{rel}: def {node.name}  (a live oracle's name)")
+    return found
 
 
 def text_lines(rel, data):
@@ -410,13 +471,14 @@ def text_lines(rel, data):
 
 
 def leaks(files, root=ROOT):
-    """'file: line (from solutions/x.py)' for every solution-body line in the kit's files."""
+    """'file: line (from ...)' for every answer line in the kit's files, and every oracle definition."""
     secret = secret_lines(root)
-    return [
-        f"{rel}: {line}  (solutions/{secret[line]})"
+    found = [
+        f"{rel}: {line}  ({secret[line]})"
         for rel, data in sorted(files.items())
         for line in sorted(text_lines(rel, data) & secret.keys())
     ]
+    return found + oracle_definitions({k: v for k, v in files.items() if k.startswith("grader/")})
 
 
 # ----------------------------------------------------------------------------- building the kit
@@ -424,12 +486,18 @@ def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
     """The public grader's modules, the kit's rubric and the hidden checks' manifest."""
     files = {
         f"grader/{path.relative_to(grader_dir).as_posix()}": path.read_bytes()
-        for path in public_grader_files(grader_dir, extra_modules)
+        for path in public_grader_files(grader_dir, exercises, extra_modules)
     }
     files["grader/rubric.toml"] = rubric_text(RUBRIC_HEADER, public, exercises, False).encode()
     if hidden:
         files["grader/hidden_checks.toml"] = rubric_text(MANIFEST_HEADER, hidden, exercises, True).encode()
     return files
+
+
+def recorded_files(exercises, files, root=ROOT):
+    """grader/recorded/: the answers of the chosen exercises' public checks, for the kit's grader `files`."""
+    recorder = record(exercises, root / "solutions")
+    return {f"grader/recorded/{name}": data for name, data in recorder.files(kit_fingerprint_of(files)).items()}
 
 
 def notebook_files(release_dir, notebooks):
@@ -476,6 +544,7 @@ def kit_files(exercises, root=ROOT, with_notebooks=True):
     stubs = expected_stubs(root / "solutions")
     files = {f"exercises/{rel.as_posix()}": text.encode() for rel, text in stubs.items()}
     files |= grader_files(root / "grader", public, hidden, exercises, notebook_modules)
+    files |= recorded_files(exercises, files, root)
     files |= notebook_files(root / "release", notebooks)
     files |= project_files(root, public, hidden, exercises, stubs, notebooks)
     found = leaks(files, root)

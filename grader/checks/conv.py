@@ -457,15 +457,15 @@ def pool_forward_hints(case, x):
     k, s = case.k, case.stride
     return [
         hint_when(
-            lambda: np.maximum(expected("conv.pool_forward", x, k, s), 0),
+            lambda: np.maximum(expected("conv.max_pool", x, k, s), 0),
             "windows whose values are all negative give 0: start the running max at -inf "
             "(or at the window's first value), not at 0",
         ),
         hint_when(
-            lambda: expected("conv.pool_mean", x, k, s), "the window mean is taken: max pooling keeps the maximum"
+            lambda: expected("conv.avg_pool", x, k, s), "the window mean is taken: max pooling keeps the maximum"
         ),
-        hint_when(lambda: expected("conv.pool_forward", x, k, k) if s != k else None, STRIDE_IGNORED),
-        hint_when(lambda: expected("conv.pool_forward", x, k, 1) if s != 1 else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.max_pool", x, k, k) if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.max_pool", x, k, 1) if s != 1 else None, STRIDE_IGNORED),
     ]
 
 
@@ -477,7 +477,7 @@ def pool_forward_cases(t, cases, seed=0, note=""):
         expect_untouched(t, "MaxPool2d.forward")
         expect_array(
             out,
-            expected("conv.pool_forward", x, case.k, case.stride),
+            expected("conv.max_pool", x, case.k, case.stride),
             "MaxPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}{note}",
             hints=pool_forward_hints(case, x),
@@ -491,7 +491,7 @@ def pool_forward(t):
 
 def pool_backward_hints(case, x, dout):
     k, s = case.k, case.stride
-    _, count = expected("conv.pool_route", x, dout, k, s)
+    _, count = expected("conv.max_pool_route", x, dout, k, s)
 
     def non_max(got, expected):
         got = np.asarray(got, dtype=float)
@@ -511,8 +511,8 @@ def pool_backward_hints(case, x, dout):
         return None
 
     return [
-        hint_when(lambda: expected("conv.pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
-        hint_when(lambda: expected("conv.pool_route", x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.max_pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.max_pool_route", x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
         overwritten,
         non_max,
     ]
@@ -523,7 +523,7 @@ def pool_gradient(t, cases):
         layer, x, dout = build_pool(t, case)
         _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
         settings = {"kernel_size": case.k, "stride": case.stride}
-        grad = expected("numeric.layer_gradients", "conv.pool_forward", x, {}, dout, "x", settings)["x"]
+        grad = expected("numeric.layer_gradients", "conv.max_pool", x, {}, dout, "x", settings)["x"]
         expect_array(
             dx,
             grad,

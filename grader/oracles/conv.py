@@ -61,7 +61,7 @@ def db(dout):
 
 
 @oracle
-def pool_forward(x, kernel_size, stride):
+def max_pool(x, kernel_size, stride):
     """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
     k, s = kernel_size, stride
     out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
@@ -73,7 +73,7 @@ def pool_forward(x, kernel_size, stride):
 
 
 @oracle
-def pool_route(x, dout, kernel_size, stride, place_step=None):
+def max_pool_route(x, dout, kernel_size, stride, place_step=None):
     """Send each dout value to the first maximum of its window, adding where windows share it.
 
     Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K] (shorter at the border if it does not fit);
@@ -84,19 +84,20 @@ def pool_route(x, dout, kernel_size, stride, place_step=None):
     k, s = kernel_size, stride
     step = s if place_step is None else place_step
     dx, count = np.zeros(x.shape), np.zeros(x.shape, dtype=int)
-    for n, c, i, j in np.ndindex(dout.shape):
+    for position in np.ndindex(dout.shape):
+        n, c, i, j = position
         window = x[n, c, i * s : i * s + k, j * s : j * s + k]
         u, v = np.unravel_index(np.argmax(window), window.shape)
         cell = (n, c, i * step + u, j * step + v)
         if cell[2] >= x.shape[2] or cell[3] >= x.shape[3]:
             return None, count
-        dx[cell] += dout[n, c, i, j]
+        dx[cell] += dout[position]
         count[cell] += 1
     return dx, count
 
 
 @oracle
-def pool_mean(x, k, s):
+def avg_pool(x, k, s):
     """Average over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
     out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
     out = np.empty((*x.shape[:2], out_h, out_w))
