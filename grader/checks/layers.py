@@ -1,8 +1,13 @@
-"""Checks for Affine, Relu, Sigmoid, Tanh and Flatten."""
+"""Checks for Affine, Relu, Sigmoid, Tanh and Flatten.
+
+Expected values come from the oracles "layers.*" and their float64 central-difference
+gradients, through `expected`.
+"""
 
 import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
@@ -10,10 +15,6 @@ from .common import check_gradient, data_rng, expected_gradients, make, make_wit
 
 # ----------------------------------------------------------------------------- Affine
 AFFINE_CASES = [(4, 5, 3), (1, 3, 2), (6, 2, 7), (3, 4, 4)]  # (N, D, M): batch of one, square W
-
-
-def affine_oracle(x, W, b):
-    return x.reshape(x.shape[0], -1) @ W + b
 
 
 def build_affine(t, case):
@@ -43,10 +44,10 @@ def hint_if_close(candidate, text):
 
 def expect_affine_out(out, x, params, given):
     """Affine.forward's output for x (N, ...) and params {"W": (D, M), "b": (M,)}."""
-    no_bias = x.reshape(len(x), -1) @ params["W"]
+    no_bias = expected("layers.affine_no_bias", x, params["W"])
     expect_array(
         out,
-        affine_oracle(x, **params),
+        expected("layers.affine", x, params["W"], params["b"]),
         "Affine.forward output",
         given,
         hints=[
@@ -75,23 +76,25 @@ def affine_forward(t):
 
 @check("Affine", "backward_dx")
 def affine_backward_dx(t):
-    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "x")
+    check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "x")
 
 
 @check("Affine", "backward_dW")
 def affine_backward_dw(t):
     dout_as_w = hint_if_close(
-        lambda x, dout, p: dout.T @ x, "dW looks like the transpose of the expected gradient: use x.T @ dout"
+        lambda x, dout, p: expected("layers.affine_dw_transposed", x, dout),
+        "dW looks like the transpose of the expected gradient: use x.T @ dout",
     )
-    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "W", hints=[dout_as_w])
+    check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "W", hints=[dout_as_w])
 
 
 @check("Affine", "backward_db")
 def affine_backward_db(t):
     mean_db = hint_if_close(
-        lambda x, dout, p: dout.mean(axis=0), "db is the mean over the batch: it should be the sum"
+        lambda x, dout, p: expected("layers.affine_db_mean", dout),
+        "db is the mean over the batch: it should be the sum",
     )
-    check_gradient(t, "Affine", build_affine, affine_oracle, AFFINE_CASES, "b", hints=[mean_db])
+    check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "b", hints=[mean_db])
 
 
 def check_nd_affine(t, x_shape, out_features, seed):
@@ -109,9 +112,9 @@ def check_nd_affine(t, x_shape, out_features, seed):
             f"Affine.backward: dx has shape {np.shape(dx)}, expected the input's shape {x.shape}",
             hint="reshape dx back to the shape of the forward input",
         )
-    expected = expected_gradients(affine_oracle, x, params, dout)
-    expect_array(dx, expected["x"], "Affine.backward: dx", given, tol=GRAD_TOL, batch_size=x.shape[0])
-    return given, expected, layer.get("grads")
+    grads = expected_gradients("layers.affine", x, params, dout)
+    expect_array(dx, grads["x"], "Affine.backward: dx", given, tol=GRAD_TOL, batch_size=x.shape[0])
+    return given, grads, layer.get("grads")
 
 
 @check("Affine", "nd_input")
@@ -152,16 +155,7 @@ def elementwise_build(name):
 
 ELEMENTWISE_SHAPES = [(4, 5), (2, 3, 4, 4), (1, 7)]
 
-
-def sigmoid_oracle(x):
-    return 0.5 * (1 + np.tanh(0.5 * x))
-
-
-ACTIVATIONS = {
-    "Relu": lambda x: np.maximum(x, 0.0),
-    "Sigmoid": sigmoid_oracle,
-    "Tanh": np.tanh,
-}
+ACTIVATIONS = {"Relu": "layers.relu", "Sigmoid": "layers.sigmoid", "Tanh": "layers.tanh"}  # oracle names
 
 
 def activation_forward(name):
@@ -173,7 +167,7 @@ def activation_forward(name):
                 x.flat[:2] = [-800.0, 800.0]  # large inputs must not overflow
             out = make(t, name).call("forward", x)
             expect_untouched(t, f"{name}.forward")
-            expect_array(out, ACTIVATIONS[name](x), f"{name}.forward output", given_shapes(x=x))
+            expect_array(out, expected(ACTIVATIONS[name], x), f"{name}.forward output", given_shapes(x=x))
 
     return run
 
@@ -182,13 +176,17 @@ DERIVATIVE_MISTAKES = {
     "Relu": [
         hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: zero it where x <= 0"),
         hint_if_close(
-            lambda x, dout, p: dout * np.maximum(x, 0), "multiplied by x (or out) instead of the 0/1 mask"
+            lambda x, dout, p: expected("layers.relu_grad_times_x", x, dout),
+            "multiplied by x (or out) instead of the 0/1 mask",
         ),
-        hint_if_close(lambda x, dout, p: dout * (x <= 0), "the mask is inverted: keep dout where x > 0"),
+        hint_if_close(
+            lambda x, dout, p: expected("layers.relu_grad_inverted", x, dout),
+            "the mask is inverted: keep dout where x > 0",
+        ),
     ],
     "Sigmoid": [
         hint_if_close(
-            lambda x, dout, p: dout * x * (1 - x),
+            lambda x, dout, p: expected("layers.sigmoid_grad_of_x", x, dout),
             "the derivative uses x: it is out * (1 - out), with out = sigmoid(x)",
         ),
         hint_if_close(
@@ -197,7 +195,7 @@ DERIVATIVE_MISTAKES = {
     ],
     "Tanh": [
         hint_if_close(
-            lambda x, dout, p: dout * (1 - x**2),
+            lambda x, dout, p: expected("layers.tanh_grad_of_x", x, dout),
             "the derivative uses x: it is 1 - out**2, with out = tanh(x)",
         ),
         hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: multiply by 1 - out**2"),
@@ -246,6 +244,15 @@ def flatten_forward_backward(t):
             else None
         )
         expect_array(
-            out, x.reshape(shape[0], -1), "Flatten.forward output", given_shapes(x=x), hints=[batch_lost]
+            out,
+            expected("layers.flatten", x),
+            "Flatten.forward output",
+            given_shapes(x=x),
+            hints=[batch_lost],
         )
-        expect_array(dx, dout.reshape(shape), "Flatten.backward: dx", given_shapes(x=x, dout=dout))
+        expect_array(
+            dx,
+            expected("layers.unflatten", dout, shape),
+            "Flatten.backward: dx",
+            given_shapes(x=x, dout=dout),
+        )

@@ -1,15 +1,14 @@
 """Checks for the loss layers SoftmaxCrossEntropy and MSELoss.
 
 Both return a float from `forward` and the gradient of that float from
-`backward(dout=1.0)`. Oracles: scipy's log_softmax and the grader's float64
-central differences.
+`backward(dout=1.0)`. Expected values come from the oracles "losses.*" (scipy's
+log_softmax) and their float64 central-difference gradients, through `expected`.
 """
 
 import numpy as np
-from scipy.special import log_softmax, softmax
 
 from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
-from ..oracles.numeric import numeric_gradient
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout, student_frames
 from .common import data_rng, make
@@ -45,11 +44,6 @@ def one_hot(y, c):
 CE_CASES = [(4, 4), (5, 3), (3, 7), (6, 2)]  # (N, C): the square case first (labels vs one-hot mix-ups)
 
 
-def ce_oracle(scores, t):
-    """Mean cross-entropy of softmax(scores) (N, C) against one-hot t (N, C)."""
-    return float(-(t * log_softmax(scores, axis=1)).sum() / len(scores))
-
-
 def labels_data(case, k=0):
     """Scores (N, C), int labels (N,) and their one-hot rows (N, C)."""
     n, c = case
@@ -70,28 +64,23 @@ LOG_P_PLUS_EPS = (
 
 def ce_forward_hints(scores, labels, int_labels=True):
     """Known-wrong loss values for scores (N, C) and labels (N,); `int_labels`: y was given as labels."""
-    n, c = scores.shape
-    t = one_hot(labels, c)
-    per_sample = -(t * log_softmax(scores, axis=1)).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        p = softmax(scores, axis=1)
-        log_eps = [
-            matches([-(t * np.log(p + eps)).sum() / n], LOG_P_PLUS_EPS) for eps in (1e-7, 1e-8, 1e-10, 1e-12)
-        ]
+    n = len(scores)
+    wrong = expected("losses.ce_forward_mistakes", scores, labels)
     hints = [
         matches(
-            [per_sample.sum()], f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}"
+            [wrong["summed"]], f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}"
         ),
         matches(
-            [per_sample.mean() / c],
+            [wrong["classes_averaged"]],
             "np.mean over the whole (N, C) array of t * log p divides by N * C: "
             "sum over the classes, then average over the batch",
         ),
-        matches([-per_sample.mean()], "the sign is flipped: the loss is -mean(log p of the true class)"),
-        *log_eps,
+        matches([wrong["sign_flipped"]], "the sign is flipped: the loss is -mean(log p of the true class)"),
+        *(matches([value], LOG_P_PLUS_EPS) for value in wrong["log_p_plus_eps"]),
     ]
-    if int_labels and n in (c, 1):  # labels (N,) broadcast against the columns as if they were one-hot rows
-        hints.append(matches([-(log_softmax(scores, axis=1) * labels).sum() / n], LABELS_AS_ONEHOT))
+    # labels (N,) broadcast against the columns as if they were one-hot rows (only when N is C or 1)
+    if int_labels and wrong["labels_as_onehot"] is not None:
+        hints.append(matches([wrong["labels_as_onehot"]], LABELS_AS_ONEHOT))
     return hints
 
 
@@ -118,7 +107,7 @@ def softmax_ce_forward_labels(t):
         got = ce_forward(t, make(t, "SoftmaxCrossEntropy"), scores, labels, given)
         expect_number(
             got,
-            ce_oracle(scores, target),
+            expected("losses.ce", scores, target),
             "SoftmaxCrossEntropy.forward loss",
             given,
             tol=LOSS_TOL,
@@ -132,11 +121,11 @@ ONEHOT_HINT = (
 )
 
 
-def labels_loss_ok(t, scores, labels, expected):
+def labels_loss_ok(t, scores, labels, want):
     """Whether int labels give the right loss for these scores (then a one-hot failure is about y)."""
     try:
         value = make(t, "SoftmaxCrossEntropy").call("forward", scores, labels)
-        return bool(np.isclose(float(np.asarray(value).reshape(-1)[0]), expected, rtol=LOSS_TOL))
+        return bool(np.isclose(float(np.asarray(value).reshape(-1)[0]), want, rtol=LOSS_TOL))
     except CheckTimeout:
         raise
     except Exception:  # noqa: BLE001 - the labels path is graded by forward_labels
@@ -147,14 +136,14 @@ def labels_loss_ok(t, scores, labels, expected):
 def softmax_ce_forward_onehot(t):
     for case in CE_CASES:
         scores, labels, target = labels_data(case, k=1)
-        expected = ce_oracle(scores, target)
-        labels_ok = labels_loss_ok(t, scores, labels, expected)
+        loss_value = expected("losses.ce", scores, target)
+        labels_ok = labels_loss_ok(t, scores, labels, loss_value)
         for name, y in (("float", target), ("int", target.astype(np.int64))):
             given = given_shapes(scores=scores) + f" and {name} one-hot y of shape {y.shape}"
             got = ce_forward(t, make(t, "SoftmaxCrossEntropy"), scores, y, given)
             expect_number(
                 got,
-                expected,
+                loss_value,
                 "SoftmaxCrossEntropy.forward loss",
                 given,
                 tol=LOSS_TOL,
@@ -200,12 +189,16 @@ def check_ce_case(t, scores, labels, given, hints):
     got = ce_forward(t, loss, scores, labels, given)
     forward_hints = [*hints, *ce_forward_hints(scores, labels)]
     expect_number(
-        got, ce_oracle(scores, target), "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL, forward_hints
+        got,
+        expected("losses.ce", scores, target),
+        "SoftmaxCrossEntropy.forward loss",
+        given,
+        LOSS_TOL,
+        forward_hints,
     )
-    expected = (softmax(scores, axis=1) - target) / len(scores)
     expect_array(
         loss.call("backward"),
-        expected,
+        expected("losses.ce_grad", scores, target),
         "SoftmaxCrossEntropy.backward: dscores",
         given,
         GRAD_TOL,
@@ -260,24 +253,24 @@ def softmax_ce_confident_wrong(t):
 
 def ce_backward_hints(scores, target, dout):
     """Known-wrong gradients for scores (N, C), one-hot target (N, C) and upstream dout."""
-    n = len(scores)
-    probs = softmax(scores, axis=1)
-    right = (probs - target) / n
-    hints = []
-    for scale in (dout, 1.0) if dout != 1.0 else (1.0,):
+    wrong = expected("losses.ce_backward_mistakes", scores, target, dout)
+    hints = [
+        matches(
+            value,
+            "backward subtracts the input scores instead of the labels: "
+            "dscores = (softmax(scores) - t) / N, with t the one-hot labels",
+        )
+        for value in wrong["minus_scores"]
+    ]
+    hints.append(matches(wrong["no_target"], "the target is not subtracted: dscores = (softmax - t) / N"))
+    if wrong["labels_as_onehot"] is not None:  # int labels (N,) broadcast against the columns (N is C or 1)
+        hints.append(matches(wrong["labels_as_onehot"], LABELS_AS_ONEHOT))
+    if dout != 1.0:
         hints.append(
             matches(
-                scale * (probs - scores) / n,
-                "backward subtracts the input scores instead of the labels: "
-                "dscores = (softmax(scores) - t) / N, with t the one-hot labels",
+                wrong["ignores_dout"], f"backward ignores dout (here {dout:g}): multiply the gradient by dout"
             )
         )
-    hints.append(matches(dout * probs / n, "the target is not subtracted: dscores = (softmax - t) / N"))
-    labels, c = target.argmax(axis=1), target.shape[1]
-    if n in (c, 1):  # int labels (N,) broadcast against the columns as if they were one-hot rows
-        hints.append(matches(dout * (probs - labels) / n, LABELS_AS_ONEHOT))
-    if dout != 1.0:
-        hints.append(matches(right, f"backward ignores dout (here {dout:g}): multiply the gradient by dout"))
     return hints
 
 
@@ -294,10 +287,9 @@ def check_ce_backward(t, cases, dout=None, as_onehot=False):
         loss = make(t, "SoftmaxCrossEntropy")
         ce_forward(t, loss, scores, y, given)
         got = loss.call("backward") if dout is None else loss.call("backward", dout)
-        expected = numeric_gradient(lambda s, tt=target, c=scale: c * ce_oracle(s, tt), scores)
         expect_array(
             got,
-            expected,
+            expected("numeric.gradient", "losses.ce", scores, target, scale),
             "SoftmaxCrossEntropy.backward: dscores",
             given,
             GRAD_TOL,
@@ -327,7 +319,7 @@ def softmax_ce_batch_of_one(t):
     rng = data_rng(340)
     scores, label = rng.standard_normal((1, 5)), np.array([3])
     target = one_hot(label, 5)
-    expected_loss = ce_oracle(scores, target)
+    expected_loss = expected("losses.ce", scores, target)
     labels_ok = labels_loss_ok(t, scores, label, expected_loss)
     for y, name in ((label, "int label of shape (1,)"), (target, "one-hot y of shape (1, 5)")):
         given = f"{given_shapes(scores=scores)} and {name}"
@@ -342,10 +334,9 @@ def softmax_ce_batch_of_one(t):
             ]
         expect_number(got, expected_loss, "SoftmaxCrossEntropy.forward loss", given, LOSS_TOL, forward_hints)
         dscores = loss.call("backward")
-        expected = numeric_gradient(lambda s: ce_oracle(s, target), scores)
         expect_array(
             dscores,
-            expected,
+            expected("numeric.gradient", "losses.ce", scores, target),
             "SoftmaxCrossEntropy.backward: dscores",
             given,
             GRAD_TOL,
@@ -377,52 +368,58 @@ MSE_API = "the API asks for the mean over ALL elements, np.mean((pred - target) 
 
 
 def mse_forward_hints(pred, target):
-    sq = ((pred - target) ** 2).sum()
     n, size = pred.shape[0], pred.size
+    wrong = expected("losses.mse_forward_mistakes", pred, target)
     return [
         matches(
-            [sq / n],
+            [wrong["per_sample"]],
             f"divided by N = {n} (the batch size) instead of the number of elements {size}: {MSE_API}",
         ),
         matches(
-            [0.5 * sq],
+            [wrong["half_sum"]],
             f"0.5 * sum((pred - target) ** 2) is the 'Deep Learning from Scratch' convention; {MSE_API}",
         ),
         matches(
-            [0.5 * sq / n],
+            [wrong["half_per_sample"]],
             f"0.5 * sum((pred - target) ** 2) / N is a per-sample convention; {MSE_API}",
         ),
-        matches([sq], f"the squares are summed, not averaged: {MSE_API}"),
+        matches([wrong["summed"]], f"the squares are summed, not averaged: {MSE_API}"),
     ]
 
 
 def mse_backward_hints(pred, target, dout):
-    diff, n, size = pred - target, pred.shape[0], pred.size
+    n, size = pred.shape[0], pred.size
+    wrong = expected("losses.mse_backward_mistakes", pred, target, dout)
     grad = "2 * (pred - target) / pred.size"
     hints = [
         matches(
-            dout * 2 * diff / n,
+            wrong["per_sample"],
             f"divided by N = {n} (the batch size) instead of the number of elements {size}: "
             f"the API asks for the mean over ALL elements, so dpred = {grad}",
         ),
         matches(
-            dout * diff / size, f"a missing factor 2: the derivative of mean((pred - target) ** 2) is {grad}"
+            wrong["no_factor_2"],
+            f"a missing factor 2: the derivative of mean((pred - target) ** 2) is {grad}",
         ),
         matches(
-            -dout * 2 * diff / size,
+            wrong["sign_flipped"],
             f"the sign is flipped: dpred = {grad} (pred minus target, not the reverse)",
         ),
         matches(
-            dout * diff,
+            wrong["half_sum"],
             "this is the gradient of 0.5 * sum((pred - target) ** 2), the 'Deep Learning from Scratch' "
             f"convention; the API asks for the mean over ALL elements, so dpred = {grad}",
         ),
-        matches(dout * diff / n, f"this is the gradient of 0.5 * sum / N; {MSE_API}, so dpred = {grad}"),
-        matches(dout * 2 * diff, f"the gradient of a sum, not of the mean: dpred = {grad}"),
+        matches(
+            wrong["half_per_sample"], f"this is the gradient of 0.5 * sum / N; {MSE_API}, so dpred = {grad}"
+        ),
+        matches(wrong["summed"], f"the gradient of a sum, not of the mean: dpred = {grad}"),
     ]
     if dout != 1.0:
         hints.append(
-            matches(2 * diff / size, f"backward ignores dout (here {dout:g}): multiply the gradient by dout")
+            matches(
+                wrong["ignores_dout"], f"backward ignores dout (here {dout:g}): multiply the gradient by dout"
+            )
         )
     return hints
 
@@ -436,7 +433,7 @@ def mse_loss_forward(t):
         expect_untouched(t, "MSELoss.forward")
         expect_number(
             got,
-            float(np.mean((pred - target) ** 2)),
+            expected("losses.mse", pred, target),
             "MSELoss.forward loss",
             given_shapes(pred=pred, target=target),
             LOSS_TOL,
@@ -453,10 +450,9 @@ def check_mse_backward(t, shapes, dout=None):
         loss = make(t, "MSELoss")
         loss.call("forward", pred, target)
         got = loss.call("backward") if dout is None else loss.call("backward", dout)
-        expected = numeric_gradient(lambda p, tt=target, c=scale: c * np.mean((p - tt) ** 2), pred)
         expect_array(
             got,
-            expected,
+            expected("numeric.gradient", "losses.mse", pred, target, scale),
             "MSELoss.backward: dpred",
             given,
             GRAD_TOL,

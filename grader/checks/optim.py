@@ -1,8 +1,8 @@
 """Checks for the optimizers SGD, Momentum, AdaGrad, RMSProp and Adam.
 
 Every check runs a few `step(params, grads)` calls on grader-chosen dicts of
-arrays and compares the change of each parameter with an oracle written here.
-The oracle accepts the usual equivalent conventions: PyTorch-style momentum
+arrays and compares the change of each parameter with the oracle's ("optim.simulate",
+through `expected`). The checks accept the usual equivalent conventions: PyTorch-style momentum
 (v = mu * v + g, p -= lr * v), eps inside or outside the square root, and
 Adam's `lr_t` formulation (the optimizers are built with a tiny eps).
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..expect import expect_array, given_shapes
+from ..expected import expected
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
@@ -32,169 +33,31 @@ STATEFUL = ("Momentum", "AdaGrad", "RMSProp", "Adam")
 ADAPTIVE = ("AdaGrad", "RMSProp", "Adam")
 
 
-# ----------------------------------------------------------------------------- oracle update rules
-# rule(p, g, state, t, **hyper) -> the new p. `state` is the dict kept for one key,
-# `t` counts the calls to step (1 on the first).
-def sgd_rule(p, g, state, t, lr, weight_decay=0.0):
-    return p - lr * (g + weight_decay * p)
-
-
-def momentum_rule(p, g, state, t, lr, momentum, weight_decay=0.0):
-    state["v"] = momentum * state.get("v", 0.0) - lr * (g + weight_decay * p)
-    return p + state["v"]
-
-
-def adagrad_rule(p, g, state, t, lr, eps, weight_decay=0.0):
-    g = g + weight_decay * p
-    state["h"] = state.get("h", 0.0) + g * g
-    return p - lr * g / (np.sqrt(state["h"]) + eps)
-
-
-def rmsprop_rule(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
-    g = g + weight_decay * p
-    state["h"] = alpha * state.get("h", 0.0) + (1 - alpha) * g * g
-    return p - lr * g / (np.sqrt(state["h"]) + eps)
-
-
-def adam_moments(g, state, beta1, beta2):
-    state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
-    state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g * g
-    return state["m"], state["v"]
-
-
-def adam_rule(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
-    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
-
-
-RULES = {
-    "SGD": sgd_rule,
-    "Momentum": momentum_rule,
-    "AdaGrad": adagrad_rule,
-    "RMSProp": rmsprop_rule,
-    "Adam": adam_rule,
-}
-
-
-def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
-    """Parameters before and after each step (a list of dicts, index 0 = params0).
-
-    shared: one state for all keys (a mistake); counter: how t is counted,
-    "call" (correct), "per_key", "zero" (never incremented) or "plus_one".
-    """
-    params = {k: np.array(v, dtype=np.float64) for k, v in params0.items()}
-    history, states, visits = [{k: v.copy() for k, v in params.items()}], {}, 0
-    with np.errstate(all="ignore"):
-        for step, grads in enumerate(grads_seq, start=1):
-            for key in params:
-                visits += 1
-                t = {"call": step, "per_key": visits, "zero": 0, "plus_one": step + 1}[counter]
-                state = states.setdefault(None if shared else key, {})
-                params[key] = rule(params[key], np.asarray(grads[key], dtype=np.float64), state, t, **hyper)
-            history.append({k: v.copy() for k, v in params.items()})
-    return history
-
-
 # ----------------------------------------------------------------------------- known mistakes
+# Rules are named: "SGD", ..., "Adam" (the oracle "optim.simulate" applies them), and
+# "<rule>/<mistake>" for the known-wrong rules whose results the hints recognise.
 @dataclass(frozen=True)
 class Mistake:
     text: str
-    rule: object
+    rule: str
     shared: bool = False
     counter: str = "call"
-
-
-def decay_flipped(rule):
-    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
-        return rule(p, g - weight_decay * p, state, t, **hyper)
-
-    return wrong
-
-
-def decay_ignored(rule):
-    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
-        return rule(p, g, state, t, **hyper)
-
-    return wrong
-
-
-def decay_decoupled(rule):
-    def wrong(p, g, state, t, weight_decay=0.0, **hyper):
-        return rule(p, g, state, t, **hyper) - hyper["lr"] * weight_decay * p
-
-    return wrong
+    hyper: tuple = ()  # (name, value) pairs that replace the check's hyperparameters
 
 
 def decay_mistakes(name):
-    rule = RULES[name]
     return [
         Mistake(
-            "weight decay has the wrong sign: add weight_decay * param to the gradient", decay_flipped(rule)
+            "weight decay has the wrong sign: add weight_decay * param to the gradient",
+            f"{name}/decay flipped",
         ),
-        Mistake("weight_decay is ignored: add weight_decay * param to the gradient", decay_ignored(rule)),
+        Mistake("weight_decay is ignored: add weight_decay * param to the gradient", f"{name}/decay ignored"),
         Mistake(
             "weight decay is applied to the parameter directly (decoupled, AdamW style): "
             "add weight_decay * param to the gradient before the update",
-            decay_decoupled(rule),
+            f"{name}/decay decoupled",
         ),
     ]
-
-
-def momentum_no_velocity(p, g, state, t, lr, momentum, weight_decay=0.0):
-    return sgd_rule(p, g, state, t, lr, weight_decay)
-
-
-def momentum_dampened(p, g, state, t, lr, momentum, weight_decay=0.0):
-    state["v"] = momentum * state.get("v", 0.0) - (1 - momentum) * lr * (g + weight_decay * p)
-    return p + state["v"]
-
-
-def adagrad_no_accumulation(p, g, state, t, lr, eps, weight_decay=0.0):
-    return adagrad_rule(p, g, {}, t, lr, eps, weight_decay)
-
-
-def adagrad_no_sqrt(p, g, state, t, lr, eps, weight_decay=0.0):
-    g = g + weight_decay * p
-    state["h"] = state.get("h", 0.0) + g * g
-    return p - lr * g / (state["h"] + eps)
-
-
-def rmsprop_alpha_swapped(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
-    return rmsprop_rule(p, g, state, t, lr, 1 - alpha, eps, weight_decay)
-
-
-def rmsprop_as_adagrad(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
-    return adagrad_rule(p, g, state, t, lr, eps, weight_decay)
-
-
-def rmsprop_no_one_minus_alpha(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
-    g = g + weight_decay * p
-    state["h"] = alpha * state.get("h", 0.0) + g * g
-    return p - lr * g / (np.sqrt(state["h"]) + eps)
-
-
-def adam_no_correction(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
-    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
-    return p - lr * m / (np.sqrt(v) + eps)
-
-
-def adam_corrects_m_only(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
-    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
-    return p - lr * m / (1 - beta1**t) / (np.sqrt(v) + eps)
-
-
-def adam_corrects_v_only(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
-    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
-    return p - lr * m / (np.sqrt(v / (1 - beta2**t)) + eps)
-
-
-def adam_betas_swapped(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
-    g = g + weight_decay * p
-    state["m"] = (1 - beta1) * state.get("m", 0.0) + beta1 * g
-    state["v"] = (1 - beta2) * state.get("v", 0.0) + beta2 * g * g
-    m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 ADAM_T_ONCE = "increment it once per call to step, before the update (t = 1 on the first step)"
@@ -202,54 +65,57 @@ ADAM_T_ONCE = "increment it once per call to step, before the update (t = 1 on t
 MISTAKES = {
     "SGD": decay_mistakes("SGD"),
     "Momentum": [
-        Mistake("the velocity is not kept between steps (this is plain SGD)", momentum_no_velocity),
+        Mistake("the velocity is not kept between steps (this is plain SGD)", "Momentum/no velocity"),
         Mistake(
-            "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad", momentum_dampened
+            "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad", "Momentum/dampened"
         ),
         *decay_mistakes("Momentum"),
     ],
     "AdaGrad": [
         Mistake(
             "AdaGrad does not accumulate: h must be the running sum of grad**2 over all steps (h += grad**2)",
-            adagrad_no_accumulation,
+            "AdaGrad/no accumulation",
         ),
-        Mistake("the step is divided by h: divide by sqrt(h) + eps", adagrad_no_sqrt),
+        Mistake("the step is divided by h: divide by sqrt(h) + eps", "AdaGrad/no sqrt"),
         *decay_mistakes("AdaGrad"),
     ],
     "RMSProp": [
         Mistake(
             "RMSProp uses alpha the wrong way round: h = alpha * h + (1 - alpha) * grad**2",
-            rmsprop_alpha_swapped,
+            "RMSProp/alpha swapped",
         ),
         Mistake(
             "h accumulates grad**2 without decay (that is AdaGrad): h = alpha * h + (1 - alpha) * grad**2",
-            rmsprop_as_adagrad,
+            "RMSProp/as AdaGrad",
         ),
         Mistake(
             "grad**2 is not scaled by (1 - alpha): h = alpha * h + (1 - alpha) * grad**2",
-            rmsprop_no_one_minus_alpha,
+            "RMSProp/no 1 - alpha",
         ),
         *decay_mistakes("RMSProp"),
     ],
     "Adam": [
         Mistake(
-            "Adam without bias correction: use m / (1 - beta1**t) and v / (1 - beta2**t)", adam_no_correction
+            "Adam without bias correction: use m / (1 - beta1**t) and v / (1 - beta2**t)",
+            "Adam/no correction",
         ),
         Mistake(
-            "Adam bias correction applied to m only: correct v too, v / (1 - beta2**t)", adam_corrects_m_only
+            "Adam bias correction applied to m only: correct v too, v / (1 - beta2**t)",
+            "Adam/m corrected only",
         ),
         Mistake(
-            "Adam bias correction applied to v only: correct m too, m / (1 - beta1**t)", adam_corrects_v_only
+            "Adam bias correction applied to v only: correct m too, m / (1 - beta1**t)",
+            "Adam/v corrected only",
         ),
         Mistake(
-            f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}", adam_rule, counter="zero"
+            f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}", "Adam", counter="zero"
         ),
-        Mistake(f"Adam step counter t incremented per key: {ADAM_T_ONCE}", adam_rule, counter="per_key"),
-        Mistake(f"Adam step counter t is off by one: {ADAM_T_ONCE}", adam_rule, counter="plus_one"),
+        Mistake(f"Adam step counter t incremented per key: {ADAM_T_ONCE}", "Adam", counter="per_key"),
+        Mistake(f"Adam step counter t is off by one: {ADAM_T_ONCE}", "Adam", counter="plus_one"),
         Mistake(
             "beta1/beta2 used the wrong way round: m = beta1 * m + (1 - beta1) * grad, "
             "v = beta2 * v + (1 - beta2) * grad**2",
-            adam_betas_swapped,
+            "Adam/betas swapped",
         ),
         *decay_mistakes("Adam"),
     ],
@@ -345,9 +211,14 @@ def run_steps(t, name, hyper, params0, grads_seq, situation, extra=()):
     """
     opt = make(t, name, **hyper)
     params = t.put(params0, "params")
-    expected = simulate(RULES[name], hyper, params0, grads_seq)
+    expected_run = expected("optim.simulate", name, hyper, params0, grads_seq)
     wrong = [
-        (m.text, simulate(m.rule, hyper, params0, grads_seq, m.shared, m.counter))
+        (
+            m.text,
+            expected(
+                "optim.simulate", m.rule, {**hyper, **dict(m.hyper)}, params0, grads_seq, m.shared, m.counter
+            ),
+        )
         for m in list(extra) + MISTAKES[name]
     ]
     given = f"{describe_hyper(name, hyper)}, params {given_shapes(**params0)}, {situation}"
@@ -358,7 +229,7 @@ def run_steps(t, name, hyper, params0, grads_seq, situation, extra=()):
         expect_grads_untouched(grads_ref, grads, name)
         now = fetch_params(params, params0, name)
         for key in params0:
-            exp = expected[step][key] - expected[step - 1][key]
+            exp = expected_run[step][key] - expected_run[step - 1][key]
             hints = [mistake_hint(text, h[step][key] - h[step - 1][key], exp) for text, h in wrong]
             expect_array(
                 change(now[key], before[key]),
@@ -407,7 +278,7 @@ def per_key_state(name):
         shapes = {"a": (2, 3), "b": (2, 3)}
         params0 = random_params(rng, shapes)
         grads = random_grads(rng, shapes, 3)
-        shared = Mistake(SHARED_STATE, RULES[name], shared=True)
+        shared = Mistake(SHARED_STATE, name, shared=True)
         situation = "3 steps, two keys of the same shape with different grads"
         run_steps(t, name, HYPER[name], params0, grads, situation, extra=[shared])
 
@@ -437,7 +308,8 @@ def zero_gradient(name):
             g["b"][1] = 0.0
         no_eps = Mistake(
             "a zero gradient gives 0 / 0 = nan: add eps to the denominator (sqrt(h) + eps)",
-            lambda p, g, state, t, **hyper: RULES[name](p, g, state, t, **{**hyper, "eps": 0.0}),
+            name,
+            hyper=(("eps", 0.0),),
         )
         hyper = {**HYPER[name], "eps": 1e-8}
         situation = "2 steps where some gradient entries are exactly 0 (those must not move)"

@@ -1,27 +1,20 @@
-"""Checks for the AND, NAND, OR, XOR gates and the Perceptron with its learning rule."""
+"""Checks for the AND, NAND, OR, XOR gates and the Perceptron with its learning rule.
+
+The truth tables, the expected predictions and the perceptron rule's weights come from
+the oracles "perceptron.*", through `expected`.
+"""
 
 import numpy as np
 
 from ..contract import need
 from ..expect import expect_untouched, given_shapes
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure
 from .common import data_rng, make
 from .functions import as_zero_one
 
 INPUTS = [(0, 0), (0, 1), (1, 0), (1, 1)]
-TABLES = {  # outputs for INPUTS, in order
-    "AND": (0, 0, 0, 1),
-    "NAND": (1, 1, 1, 0),
-    "OR": (0, 1, 1, 1),
-    "NOR": (1, 0, 0, 0),
-    "XOR": (0, 1, 1, 0),
-    "XNOR": (1, 0, 0, 1),
-    "a constant 0": (0, 0, 0, 0),
-    "a constant 1": (1, 1, 1, 1),
-    "x1 alone": (0, 0, 1, 1),
-    "x2 alone": (0, 1, 0, 1),
-}
 ADVICE = {
     (
         "AND",
@@ -47,9 +40,12 @@ def show(table):
     return ", ".join(f"{a}{b} -> {v}" for (a, b), v in zip(INPUTS, table, strict=True))
 
 
-def gate_hint(gate, table):
-    """Name the gate that `table` computes, with advice for the classic confusions."""
-    name = next((n for n, known in TABLES.items() if known == table and n != gate), None)
+def gate_hint(gate, table, tables):
+    """Name the gate that `table` computes, with advice for the classic confusions.
+
+    tables: {name: outputs for INPUTS, in order}, the known gates and confusions.
+    """
+    name = next((n for n, known in tables.items() if known == table and n != gate), None)
     advice = ADVICE.get((gate, name))
     if advice is None and gate == "XOR":
         advice = "one perceptron cannot compute XOR; combine the gates as AND(NAND(x1, x2), OR(x1, x2))"
@@ -63,6 +59,7 @@ def gate_hint(gate, table):
 
 def check_gate(t, gate):
     need(t, gate)
+    tables = expected("perceptron.truth_tables")
     got = []
     for x1, x2 in INPUTS:
         value = as_zero_one(
@@ -70,9 +67,9 @@ def check_gate(t, gate):
         )
         got.append(int(value))
     table = tuple(got)
-    if table != TABLES[gate]:
+    if table != tables[gate]:
         raise CheckFailure(
-            f"{gate} gives {show(table)}; expected {show(TABLES[gate])}", hint=gate_hint(gate, table)
+            f"{gate} gives {show(table)}; expected {show(tables[gate])}", hint=gate_hint(gate, table, tables)
         )
 
 
@@ -98,25 +95,24 @@ def perceptron_predict(t):
     p = make(t, "Perceptron", 3, lr=0.1)
     p.set("w", w)
     p.set("b", b)
-    z = X @ w + b
+    want, no_bias = expected("perceptron.predict", X, w, b), expected("perceptron.predict", X, w, 0.0)
     given = given_shapes(X=X) + ", w and b set by the grader"
     got = as_zero_one(p.call("predict", X), "Perceptron.predict(X)", given, (7,), GATE_VALUE_HINT)
     expect_untouched(t, "Perceptron.predict")
-    expected = (z > 0).astype(np.int64)
-    if not np.array_equal(got, expected):
+    if not np.array_equal(got, want):
         hint = None
-        if np.array_equal(got, (X @ w > 0).astype(np.int64)):
+        if np.array_equal(got, no_bias):
             hint = "the bias b is not added: threshold x . w + b"
-        elif np.array_equal(got, 1 - expected):
+        elif np.array_equal(got, 1 - want):
             hint = "the output is inverted: 1 where x . w + b > 0, else 0"
-        raise CheckFailure(f"Perceptron.predict(X) gives {got}, expected {expected} for {given}", hint=hint)
+        raise CheckFailure(f"Perceptron.predict(X) gives {got}, expected {want} for {given}", hint=hint)
     for i in (0, 2):
         one = as_zero_one(
             p.call("predict", X[i]), "Perceptron.predict(x)", "a single sample x of shape (3,)", ()
         )
-        if int(one) != expected[i]:
+        if int(one) != want[i]:
             raise CheckFailure(
-                f"Perceptron.predict(x) gives {int(one)}, expected {expected[i]} for a single sample x of shape (3,)"
+                f"Perceptron.predict(x) gives {int(one)}, expected {want[i]} for a single sample x of shape (3,)"
             )
 
 
@@ -136,30 +132,9 @@ FIT_Y = np.array([1, 0, 1, 1, 0, 0])
 FIT_LR = 0.25
 
 
-def perceptron_rule(X, y, lr, epochs, fire_at_zero=False, sign=1, bias=True):
-    """The perceptron rule from zero weights, visiting the samples in order.
-
-    fire_at_zero: predict 1 when x . w + b == 0 (some books threshold with >= 0).
-    sign and bias describe wrong variants (sign -1: update with prediction - target; bias False: b frozen).
-    Returns (w, b, mistakes counted during each epoch, mistakes of the weights at the end of each epoch).
-    """
-    w, b = np.zeros(X.shape[1]), 0.0
-    during, after = [], []
-
-    def predict(x):
-        z = x @ w + b
-        return ((z >= 0) if fire_at_zero else (z > 0)).astype(np.int64)
-
-    for _ in range(epochs):
-        wrong = 0
-        for xi, target in zip(X, y, strict=True):
-            delta = sign * (target - int(predict(xi)))
-            w = w + lr * delta * xi
-            b = b + lr * delta if bias else b
-            wrong += int(delta != 0)
-        during.append(wrong)
-        after.append(int(np.sum(predict(X) != y)))
-    return w, b, during, after
+def rule_gives(lr, epochs, fire_at_zero, **variant):
+    """(w, b, mistakes during each epoch, mistakes after each epoch) of the oracle "perceptron.rule" on FIT_X, FIT_Y."""
+    return expected("perceptron.rule", FIT_X, FIT_Y, lr, epochs, fire_at_zero, **variant)
 
 
 def fit_perceptron(t, epochs):
@@ -176,8 +151,8 @@ def fit_perceptron(t, epochs):
     return errors, w, b_arr
 
 
-def same(w, b, rule):
-    return np.allclose(w, rule[0], rtol=0, atol=1e-12) and np.isclose(b[0], rule[1], rtol=0, atol=1e-12)
+def same(w, b, result):
+    return np.allclose(w, result[0], rtol=0, atol=1e-12) and np.isclose(b[0], result[1], rtol=0, atol=1e-12)
 
 
 FIT_MISTAKES = [
@@ -190,16 +165,19 @@ FIT_MISTAKES = [
 def perceptron_fit_updates(t):
     for epochs in (1, 3):
         _, w, b = fit_perceptron(t, epochs)
-        rules = [perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, fire_at_zero=z) for z in (False, True)]
-        if any(same(w, b, rule) for rule in rules):
+        rules = [rule_gives(FIT_LR, epochs, z) for z in (False, True)]
+        mistakes = [
+            ([rule_gives(FIT_LR, epochs, z, **variant) for z in (False, True)], text)
+            for variant, text in FIT_MISTAKES
+        ]
+        without_lr = [rule_gives(1.0, epochs, z) for z in (False, True)]
+        if any(same(w, b, r) for r in rules):
             continue
         hint = None
-        for variant, text in FIT_MISTAKES:
-            if any(
-                same(w, b, perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, z, **variant)) for z in (False, True)
-            ):
+        for candidates, text in mistakes:
+            if any(same(w, b, r) for r in candidates):
                 hint = text
-        if any(same(w, b, perceptron_rule(FIT_X, FIT_Y, 1.0, epochs, z)) for z in (False, True)):
+        if any(same(w, b, r) for r in without_lr):
             hint = "the learning rate lr is not applied: the update is lr * (target - prediction) * x"
         expected_w, expected_b = rules[0][:2]
         raise CheckFailure(
@@ -213,6 +191,7 @@ def perceptron_fit_updates(t):
 @check("Perceptron", "fit_errors")
 def perceptron_fit_errors(t):
     epochs, n = 5, len(FIT_Y)
+    counts = [list(r[i]) for z in (False, True) for r in [rule_gives(FIT_LR, epochs, z)] for i in (2, 3)]
     errors = fit_perceptron(t, epochs)[0]
     what = f"Perceptron.fit(X, y, epochs={epochs}) on {n} samples"
     arr = np.asarray(errors) if isinstance(errors, (list, tuple, np.ndarray)) else None
@@ -232,12 +211,6 @@ def perceptron_fit_errors(t):
         raise CheckFailure(
             f"{what} returned {len(arr)} error counts, expected {epochs} (one per epoch)", hint=hint
         )
-    counts = [
-        list(r[i])
-        for z in (False, True)
-        for r in [perceptron_rule(FIT_X, FIT_Y, FIT_LR, epochs, z)]
-        for i in (2, 3)
-    ]
     if [float(v) for v in arr] not in [[float(v) for v in c] for c in counts]:
         raise CheckFailure(
             f"{what} returned the error counts {arr.tolist()}; the perceptron rule makes {counts[0]} mistakes "
@@ -250,8 +223,9 @@ GATE_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 @check("Perceptron", "learns_gates")
 def perceptron_learns_gates(t):
+    tables = expected("perceptron.truth_tables")
     for gate in ("AND", "OR", "NAND"):
-        y = np.array(TABLES[gate])
+        y = np.array(tables[gate])
         p = make(t, "Perceptron", 2)
         errors = p.call("fit", GATE_X, y, epochs=20)
         got = as_zero_one(p.call("predict", GATE_X), "Perceptron.predict(X)", f"the 4 inputs of {gate}", (4,))

@@ -5,9 +5,9 @@ survivors are scaled, whether backward reuses the forward mask), never by the
 order in which the masks are drawn: masks from `rng.random`, `rng.uniform` or
 `rng.binomial` all pass. Rates are compared with 6 binomial standard deviations.
 
-BatchNorm1d is compared with a float64 oracle; gradients with central
-differences of that oracle in training mode, where the batch statistics depend
-on x. The value checks use a tiny eps and features of variance >= 16, so eps
+BatchNorm1d is compared with float64 oracles ("regularization.*", through
+`expected`); gradients with central differences of the training-mode oracle,
+where the batch statistics depend on x. The value checks use a tiny eps and features of variance >= 16, so eps
 inside or outside the square root (and a fixed eps up to 1e-5) give the same
 values; the `eps` check alone grades the use of the constructor's eps, accepting
 both placements. The running variance may be biased (as documented) or unbiased
@@ -17,6 +17,7 @@ both placements. The running variance may be biased (as documented) or unbiased
 import numpy as np
 
 from ..expect import GRAD_TOL, VALUE_TOL, expect_array, expect_untouched, given_shapes
+from ..expected import expected
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
@@ -231,15 +232,8 @@ def dropout_uses_rng(t):
 BN_EPS = 1e-10  # tiny: eps inside or outside the square root give the same values
 BN_CASES = [(4, 4), (8, 5), (3, 2)]  # (N, D): square first, so a wrong-axis mean still broadcasts
 RUNNING_TOL = 1e-6
-
-
-def batch_norm(x, gamma, beta, mean, var, eps=BN_EPS):
-    return gamma * (x - mean) / np.sqrt(var + eps) + beta
-
-
-def bn_train(x, gamma, beta, eps=BN_EPS, ddof=0):
-    """The training-mode oracle: statistics per feature over the batch axis (biased variance)."""
-    return batch_norm(x, gamma, beta, x.mean(axis=0), x.var(axis=0, ddof=ddof), eps)
+BN_FORWARD = "regularization.bn_train"  # the training-mode forward, (x, gamma, beta), eps BN_EPS
+DEFAULT_EPS = 1e-5  # BatchNorm1d's default eps (the constant_feature check builds the layer without one)
 
 
 def bn_features(rng, n, d, low=4.0, high=8.0):
@@ -265,44 +259,27 @@ def build_bn(t, case):
     return layer, bn_features(rng, n, d), params, rng.standard_normal((n, d))
 
 
-def bn_dx(x, dout, gamma, mean=None, var=None, eps=BN_EPS):
-    """Closed-form training-mode dx (used only to recognise mistakes); mean, var default to the batch's."""
-    n = x.shape[0]
-    mean = x.mean(axis=0) if mean is None else mean
-    inv_std = 1 / np.sqrt((x.var(axis=0) if var is None else var) + eps)
-    x_hat = (x - mean) * inv_std
-    dx_hat = dout * gamma
-    return inv_std / n * (n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0))
-
-
-def x_hat_of(x):
-    return (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + BN_EPS)
-
-
 WRONG_AXIS = (
     "normalised over the wrong axis: normalise each feature over the batch (mean and var over axis 0)"
 )
 TRAIN_WITH_RUNNING = "running statistics used in training: normalise with the batch mean and variance"
+FORWARD_MISTAKES = [  # (name of the oracle's candidate, hint); "axis 1 broadcast" exists for a square x only
+    ("per sample", WRONG_AXIS),
+    ("whole batch", WRONG_AXIS),
+    (
+        "unbiased variance",
+        "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
+    ),
+    ("initial running statistics", TRAIN_WITH_RUNNING),
+    ("updated running statistics", TRAIN_WITH_RUNNING),
+    ("no gamma, beta", "gamma and beta are not applied: out = gamma * x_hat + beta"),
+    ("axis 1 broadcast", WRONG_AXIS),
+]
 
 
 def bn_forward_mistakes(x, params, eps=BN_EPS):
-    g, b = params["gamma"], params["beta"]
-    d = x.shape[1]
-    per_sample = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
-    candidates = [
-        (g * per_sample + b, WRONG_AXIS),
-        (g * (x - x.mean()) / np.sqrt(x.var() + eps) + b, WRONG_AXIS),
-        (
-            bn_train(x, **params, eps=eps, ddof=1),
-            "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
-        ),
-        (batch_norm(x, g, b, np.zeros(d), np.ones(d), eps), TRAIN_WITH_RUNNING),
-        (batch_norm(x, g, b, 0.1 * x.mean(axis=0), 0.9 + 0.1 * x.var(axis=0), eps), TRAIN_WITH_RUNNING),
-        (bn_train(x, 1.0, 0.0, eps=eps), "gamma and beta are not applied: out = gamma * x_hat + beta"),
-    ]
-    if x.shape[0] == d:  # a mean over axis 1 without keepdims broadcasts along the features
-        candidates.append((g * (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps) + b, WRONG_AXIS))
-    return [value_hint(value, text) for value, text in candidates]
+    candidates = expected("regularization.bn_train_mistakes", x, params["gamma"], params["beta"], eps)
+    return [value_hint(candidates[name], text) for name, text in FORWARD_MISTAKES if name in candidates]
 
 
 @check("BatchNorm1d", "forward_train")
@@ -313,60 +290,47 @@ def bn_forward_train(t):
         expect_untouched(t, "BatchNorm1d.forward")
         expect_array(
             out,
-            bn_train(x, **params),
+            expected(BN_FORWARD, x, **params),
             "BatchNorm1d.forward output (training)",
             given_shapes(x=x),
             hints=bn_forward_mistakes(x, params),
         )
 
 
-def bn_oracle(x, gamma, beta):
-    return bn_train(x, gamma, beta)
+def gradient_mistake(name, text):
+    """A hint for check_gradient naming `text` when the answer is the oracle's known-wrong gradient `name`."""
+
+    def candidate(x, dout, params):
+        return expected("regularization.bn_gradient_mistakes", x, dout, params["gamma"])[name]
+
+    return close_hint(candidate, text)
 
 
 @check("BatchNorm1d", "backward_dx")
 def bn_backward_dx(t):
     hints = [
-        close_hint(
-            lambda x, dout, p: dout * p["gamma"] / np.sqrt(x.var(axis=0) + BN_EPS),
+        gradient_mistake(
+            "dx, constant statistics",
             "dx treats the batch mean and variance as constants: in training they depend on x",
         ),
-        close_hint(lambda x, dout, p: bn_dx(x, dout, 1.0), "dx is missing the factor gamma"),
+        gradient_mistake("dx, no gamma", "dx is missing the factor gamma"),
     ]
-    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "x", hints=hints)
+    check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "x", hints=hints)
 
 
 @check("BatchNorm1d", "backward_dgamma")
 def bn_backward_dgamma(t):
     hints = [
-        close_hint(
-            lambda x, dout, p: (dout * x).sum(axis=0), "dgamma uses x instead of the normalised x_hat"
-        ),
-        close_hint(
-            lambda x, dout, p: (dout * x_hat_of(x)).mean(axis=0),
-            "dgamma is the mean over the batch: it should be the sum",
-        ),
+        gradient_mistake("dgamma with x", "dgamma uses x instead of the normalised x_hat"),
+        gradient_mistake("dgamma mean", "dgamma is the mean over the batch: it should be the sum"),
     ]
-    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "gamma", hints=hints)
+    check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "gamma", hints=hints)
 
 
 @check("BatchNorm1d", "backward_dbeta")
 def bn_backward_dbeta(t):
-    hints = [
-        close_hint(
-            lambda x, dout, p: dout.mean(axis=0), "dbeta is the mean over the batch: it should be the sum"
-        )
-    ]
-    check_gradient(t, "BatchNorm1d", build_bn, bn_oracle, BN_CASES, "beta", hints=hints)
-
-
-def running_sequence(batches, statistic, initial, momentum):
-    """The running value after each batch: running = momentum * running + (1 - momentum) * statistic(x)."""
-    running, out = initial, []
-    for x in batches:
-        running = momentum * running + (1 - momentum) * statistic(x)
-        out.append(running)
-    return out
+    hints = [gradient_mistake("dbeta mean", "dbeta is the mean over the batch: it should be the sum")]
+    check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "beta", hints=hints)
 
 
 def read_running(layer, d):
@@ -377,14 +341,6 @@ def read_running(layer, d):
             raise CheckFailure(f"BatchNorm1d.{attr} should be an array of shape ({d},), got {value!r}")
         values[attr] = value
     return values
-
-
-def mean0(x):
-    return x.mean(axis=0)
-
-
-def var0(x):
-    return x.var(axis=0)
 
 
 @check("BatchNorm1d", "running_stats")
@@ -399,8 +355,8 @@ def bn_running_stats(t):
         expect_untouched(t, "BatchNorm1d.forward")
         got.append(read_running(layer, d))
     initial = {"running_mean": np.zeros(d), "running_var": np.ones(d)}
-    statistic = {"running_mean": mean0, "running_var": var0}
-    unbiased = running_sequence(batches, lambda x: x.var(axis=0, ddof=1), np.ones(d), momentum)
+    statistic = {"running_mean": "mean", "running_var": "var"}
+    unbiased = expected("regularization.running_sequence", batches, "unbiased var", np.ones(d), momentum)
     accept_unbiased = all(
         rel_error(g["running_var"], u) <= RUNNING_TOL for g, u in zip(got, unbiased, strict=True)
     )
@@ -408,15 +364,15 @@ def bn_running_stats(t):
         if attr == "running_var" and accept_unbiased:
             continue
         stat = statistic[attr]
-        expected = running_sequence(batches, stat, initial[attr], momentum)
+        running = expected("regularization.running_sequence", batches, stat, initial[attr], momentum)
         mistakes = [
             (
-                running_sequence(batches, stat, initial[attr], 1 - momentum),
+                expected("regularization.running_sequence", batches, stat, initial[attr], 1 - momentum),
                 "momentum is used the wrong way round: running = momentum * running + (1 - momentum) * batch",
             ),
             ([initial[attr]] * len(batches), "running statistics are not updated in training mode"),
             (
-                [stat(x) for x in batches],
+                expected("regularization.batch_statistics", batches, stat),
                 "running statistics are replaced by the batch statistics: "
                 "running = momentum * running + (1 - momentum) * batch",
             ),
@@ -424,14 +380,14 @@ def bn_running_stats(t):
         if attr == "running_var":
             mistakes.append(
                 (
-                    running_sequence(batches, lambda x: x.std(axis=0), initial[attr], momentum),
+                    expected("regularization.running_sequence", batches, "std", initial[attr], momentum),
                     "running_var is updated with the standard deviation: use the batch variance",
                 )
             )
         for step, x in enumerate(batches):
             expect_array(
                 got[step][attr],
-                expected[step],
+                running[step],
                 f"BatchNorm1d.{attr}",
                 f"momentum = {momentum}, after {step + 1} training forward passes on batches of shape {x.shape}",
                 tol=RUNNING_TOL,
@@ -457,28 +413,28 @@ def bn_eval_forward(t):
         layer, params, stats, x = eval_layer(t, rng, n, d)
         out = layer.call("forward", x)
         expect_untouched(t, "BatchNorm1d.forward")
-        g, b, rm, rv = params["gamma"], params["beta"], stats["running_mean"], stats["running_var"]
-        mom = 0.9
+        args = (x, params["gamma"], params["beta"], stats["running_mean"], stats["running_var"])
+        wrong = expected("regularization.bn_eval_mistakes", *args, 0.9)
         expect_array(
             out,
-            batch_norm(x, g, b, rm, rv),
+            expected("regularization.bn_eval", *args),
             "BatchNorm1d.forward output (training False)",
             given_shapes(x=x) + ", with grader-set running_mean and running_var",
             hints=[
                 value_hint(
-                    bn_train(x, g, b),
+                    wrong["batch statistics"],
                     "batch statistics used in eval: normalise with running_mean and running_var when training is False",
                 ),
                 value_hint(
-                    batch_norm(x, g, b, mom * rm + (1 - mom) * x.mean(0), mom * rv + (1 - mom) * x.var(0)),
+                    wrong["statistics updated"],
                     "running statistics updated in eval mode: update them only when training",
                 ),
                 value_hint(
-                    g * (x - rm) / (rv + BN_EPS) + b,
+                    wrong["divided by var"],
                     "divided by running_var: divide by sqrt(running_var + eps)",
                 ),
                 value_hint(
-                    (x - rm) / np.sqrt(rv + BN_EPS),
+                    wrong["no gamma, beta"],
                     "gamma and beta are not applied: out = gamma * x_hat + beta",
                 ),
             ],
@@ -502,6 +458,7 @@ def bn_eval_backward(t):
     dout = rng.standard_normal(x.shape)
     _, dx = run_layer(t, layer, x, dout, "BatchNorm1d")
     g, rm, rv = params["gamma"], stats["running_mean"], stats["running_var"]
+    grads = expected("regularization.bn_eval_gradients", x, dout, g, rm, rv)
     given = (
         given_shapes(x=x, dout=dout)
         + ", training False (out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta)"
@@ -512,18 +469,18 @@ def bn_eval_backward(t):
     )
     expect_array(
         dx,
-        dout * g / np.sqrt(rv + BN_EPS),
+        grads["dx"],
         "BatchNorm1d.backward: dx",
         given,
         tol=GRAD_TOL,
         hints=[
-            value_hint(bn_dx(x, dout, g), train_formula),
-            value_hint(bn_dx(x, dout, g, rm, rv), train_formula),
+            value_hint(expected("regularization.bn_dx", x, dout, g), train_formula),
+            value_hint(expected("regularization.bn_dx", x, dout, g, rm, rv), train_formula),
         ],
     )
     expect_array(
         layer.get("grads").get("gamma"),
-        (dout * (x - rm) / np.sqrt(rv + BN_EPS)).sum(axis=0),
+        grads["dgamma"],
         "BatchNorm1d.backward: grads['gamma']",
         given,
         tol=GRAD_TOL,
@@ -548,7 +505,7 @@ def bn_constant_feature(t):
             )
     expect_array(
         out[:, 1],
-        np.full(n, params["beta"][1]),
+        expected(BN_FORWARD, x, params["gamma"], params["beta"], eps=DEFAULT_EPS)[:, 1],
         "BatchNorm1d.forward output of the constant feature",
         given + " (it normalises to 0, so the output is beta)",
     )
@@ -563,18 +520,23 @@ def bn_eps(t):
     x = bn_features(rng, n, d, 0.3, 1.0)  # a variance comparable to eps
     out = layer.call("forward", x)
     expect_untouched(t, "BatchNorm1d.forward")
-    g, b, mean, std = params["gamma"], params["beta"], x.mean(axis=0), x.std(axis=0)
-    outside = g * (x - mean) / (std + eps) + b  # eps added to the standard deviation: also accepted
+    g, b = params["gamma"], params["beta"]
+    # eps added to the standard deviation: also accepted
+    outside = expected("regularization.bn_train_eps_outside", x, g, b, eps)
     if isinstance(out, np.ndarray) and out.shape == x.shape and rel_error(out, outside) <= VALUE_TOL:
         return
     ignored = "the eps given to the constructor is not used: use self.eps"
+    variances = expected("regularization.batch_statistics", [x], "var")[0]
     expect_array(
         out,
-        bn_train(x, g, b, eps=eps),
+        expected(BN_FORWARD, x, g, b, eps=eps),
         f"BatchNorm1d(eps={eps}).forward output (training)",
-        given_shapes(x=x) + f" with batch variances {np.round(x.var(axis=0), 2).tolist()}",
+        given_shapes(x=x) + f" with batch variances {np.round(variances, 2).tolist()}",
         hints=[
-            *[value_hint(bn_train(x, g, b, eps=e), ignored) for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)],
+            *[
+                value_hint(expected(BN_FORWARD, x, g, b, eps=e), ignored)
+                for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)
+            ],
             *bn_forward_mistakes(x, params, eps),
         ],
     )
