@@ -162,10 +162,16 @@ class Recorder(LiveProvider):
             "fingerprint": fingerprint,
             "environment": environment or environment_text(),
             "values_sha256": hashlib.sha256(values).hexdigest(),
+            "entries_sha256": entries_digest(entries),
             "entries": entries,
         }
         index_bytes = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
         return {INDEX_FILE: index_bytes, VALUES_FILE: values}
+
+
+def entries_digest(entries):
+    """sha256 of the index's entries in a canonical JSON form."""
+    return hashlib.sha256(json.dumps(entries, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _npz_bytes(arrays):
@@ -208,8 +214,11 @@ class RecordedProvider:
         try:
             index = json.loads(index_path.read_bytes())
             entries, wanted = index["entries"], index["values_sha256"]
+            intact = entries_digest(entries) == index["entries_sha256"]
         except (ValueError, KeyError, TypeError) as error:
             raise RecordedDataError(f"{index_path} is damaged ({error}): download or export the kit again") from None
+        if not intact:
+            raise RecordedDataError(f"{index_path} was edited or damaged: download or export the kit again")
         values = values_path.read_bytes()
         if hashlib.sha256(values).hexdigest() != wanted:
             raise RecordedDataError(

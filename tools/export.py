@@ -37,6 +37,7 @@ if __package__ in (None, ""):
 from grader.expected import kit_fingerprint_of
 from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
+from grader.spawner import RUNTIME_FILES
 from tools.make_exercises import expected_stubs
 from tools.record import record
 from tools.regions import find_regions, solution_lines
@@ -210,6 +211,7 @@ def public_grader_files(grader_dir, exercises, extra_modules=()):
     instructor = [grader_dir / name for name in INSTRUCTOR_PACKAGES]
     todo = [f"grader.{name}" for name in GRADER_ROOTS] + list(extra_modules)
     todo += [f"grader.checks.{name}" for name in check_modules(exercises)]
+    todo += ["grader." + rel.removesuffix(".py").replace("/", ".") for rel in RUNTIME_FILES]  # the sandbox copies them
     files = set()
     while todo:
         path = module_file(grader_dir, todo.pop())
