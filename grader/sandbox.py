@@ -45,7 +45,7 @@ Not protected
     grade where solutions/ is absent (the Gradescope bundle ships none).
     `SandboxTarget.isolation` says which mode ran;
   - a submission reading the grader functions it is handed by name
-    (grader.checks.functions and its helpers) or the inputs it is sent;
+    (grader.checks.handed) or the inputs it is sent;
   - last_mutations (whether a call changed its input arrays) is reported by
     the worker, so a deliberate cheat can hide an in-place change of its own
     input; this only decides a "do not modify the input" check and the answer
@@ -89,7 +89,7 @@ from .target import Ref, Rng, TargetError, plain
 HEADER = struct.Struct(">I")
 NUMERIC_DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")
 PIPE_BYTES = 1 << 20
-CALLABLE_MODULES = ("grader.checks.",)  # grader callables that may be handed to student code, by name
+CALLABLE_MODULES = ("grader.checks.handed",)  # grader callables that may be handed to student code, by name
 SIGNAL_REASONS = {
     signal.SIGXCPU: "used up its CPU time limit",
     signal.SIGXFSZ: "wrote a file larger than the limit",

@@ -50,9 +50,9 @@ MAX_TEXT = 4000
 MAX_FRAMES = 40
 MAX_WARNINGS = 20
 MAX_DEPTH = 40
-CALLABLE_PREFIX = "grader.checks."
+CALLABLE_PREFIX = "grader.checks.handed"
 
-PRELOAD = ("numpy.random", "grader.target", "grader.checks.functions")  # imported once, in the fork server
+PRELOAD = ("numpy.random", "grader.target", "grader.checks.handed")  # imported once, in the fork server
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
@@ -133,7 +133,7 @@ def to_wire(value, blobs, depth=0):
 
 
 def grader_object(path):
-    """The grader's own function or class named "module:qualname" (only from grader.checks.*)."""
+    """The grader's own function or class named "module:qualname" (only from grader.checks.handed)."""
     module_name, _, qualname = path.partition(":")
     if not module_name.startswith(CALLABLE_PREFIX):
         raise ValueError(f"not a grader callable: {path}")

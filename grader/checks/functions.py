@@ -1,15 +1,21 @@
-"""Checks for step, sigmoid, relu, tanh, softmax, mse, cross_entropy, numerical_gradient, gradient_descent."""
+"""Checks for step, sigmoid, relu, tanh, softmax, mse, cross_entropy, numerical_gradient, gradient_descent.
 
-import functools
+Expected values, and the known-wrong values the hints name, come from the oracles
+"functions.*" through `expected`. The functions handed to numerical_gradient and
+gradient_descent are in grader/checks/handed.py (named there by the oracles).
+"""
+
 import warnings
 
 import numpy as np
 
 from ..contract import need
 from ..expect import expect_array, expect_number, expect_untouched, given_shapes
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure
 from .common import data_rng, spread
+from .handed import HeldLoss, bowl, cubic, steep, valley, wavy
 
 SHAPES = [(3, 4), (6,), (2, 3, 4)]  # 2-D first: a wrong shape there gets the most specific hint
 
@@ -23,7 +29,7 @@ def like(value, text):
         got = np.asarray(got, dtype=float)
         if got.size != value.size or (value.ndim and got.shape != value.shape):
             return None
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # inf and nan compare without warnings
             same = np.allclose(got.ravel(), value.ravel(), rtol=1e-5, atol=1e-9, equal_nan=True)
         return text if same else None
 
@@ -67,11 +73,11 @@ def step_values(t):
         x = spread(rng, shape, 0.05, 3.0)
         hint = "step returns 1 where x > 0 and 0 elsewhere, nothing in between"
         got = as_zero_one(call(t, "step", x), "step(x)", given_shapes(x=x), shape, hint)
-        expected = (x > 0).astype(np.int64)
-        if not np.array_equal(got, expected):
-            inverted = np.array_equal(got, 1 - expected)
+        want = expected("functions.step", x)
+        if not np.array_equal(got, want):
+            inverted = np.array_equal(got, 1 - want)
             raise CheckFailure(
-                f"step(x) is wrong for {given_shapes(x=x)}: {np.sum(got != expected)} of {x.size} entries differ",
+                f"step(x) is wrong for {given_shapes(x=x)}: {np.sum(got != want)} of {x.size} entries differ",
                 hint="the comparison is inverted: step is 1 where x > 0" if inverted else None,
             )
 
@@ -89,10 +95,6 @@ def step_dtype(t):
 
 
 # ----------------------------------------------------------------------------- sigmoid, relu, tanh
-def sigmoid_oracle(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 BIG = np.array([-1000.0, -800.0, -40.0, -0.5, 0.0, 0.5, 40.0, 800.0, 1000.0])
 
 SIGMOID_OVERFLOW = (
@@ -107,17 +109,17 @@ TANH_OVERFLOW = (
 
 
 def check_elementwise(t, name, oracle, k, high, hints=()):
-    """Compare `name(x)` with `oracle(x)` on a few shapes of values up to `high` in size."""
+    """Compare `name(x)` with the oracle named `oracle` on a few shapes of values up to `high` in size."""
     rng = data_rng(k)
     for shape in SHAPES:
         x = spread(rng, shape, 0.05, high)
         got = call(t, name, x)
         given = given_shapes(x=x)
-        expect_array(got, oracle(x), f"{name}(x)", given, hints=[h(x) for h in hints])
+        expect_array(got, expected(oracle, x), f"{name}(x)", given, hints=[h(x) for h in hints])
 
 
 def check_stable(t, name, oracle, advice, hints=()):
-    """`name` at |x| up to 1000: finite, right values, and no overflow RuntimeWarning.
+    """`name` at |x| up to 1000: finite, the values of the oracle named `oracle`, and no overflow RuntimeWarning.
 
     hints: functions of x giving hints for wrong values, as for check_elementwise.
     """
@@ -126,39 +128,40 @@ def check_stable(t, name, oracle, advice, hints=()):
     not_finite = lambda g, e: None if np.all(np.isfinite(g)) else advice  # noqa: E731
     with np.errstate(over="ignore"):
         value_hints = [h(BIG) for h in hints]
-    expect_array(got, oracle(BIG), f"{name}(x)", given, hints=[not_finite, *value_hints])
+    expect_array(got, expected(oracle, BIG), f"{name}(x)", given, hints=[not_finite, *value_hints])
     if warned:
         raise CheckFailure(f"{name}(x) warned ({'; '.join(warned)}) for {given}", hint=advice)
 
 
 SIGMOID_MISTAKES = [
-    lambda x: like(sigmoid_oracle(-x), "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"),
-    lambda x: like(np.tanh(x), "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
+    lambda x: like(
+        expected("functions.sigmoid", -x), "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"
+    ),
+    lambda x: like(expected("functions.tanh", x), "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
 ]
 
 
 @check("sigmoid", "values")
 def sigmoid_values(t):
-    check_elementwise(t, "sigmoid", sigmoid_oracle, 201, 12.0, SIGMOID_MISTAKES)
+    check_elementwise(t, "sigmoid", "functions.sigmoid", 201, 12.0, SIGMOID_MISTAKES)
 
 
 @check("sigmoid", "stable")
 def sigmoid_stable(t):
-    check_stable(t, "sigmoid", sigmoid_oracle, SIGMOID_OVERFLOW, SIGMOID_MISTAKES)
-
-
-def relu_oracle(x):
-    return np.maximum(x, 0.0)
+    check_stable(t, "sigmoid", "functions.sigmoid", SIGMOID_OVERFLOW, SIGMOID_MISTAKES)
 
 
 @check("relu", "values")
 def relu_values(t):
+    wrong = lambda x, key: expected("functions.wrong_relus", x)[key]  # noqa: E731
     hints = [
-        lambda x: like(np.max(x, axis=0), "np.max(x, 0) is the maximum over axis 0: use np.maximum(x, 0)"),
-        lambda x: like(x > 0, "relu returns the 0/1 mask (x > 0): return the values max(0, x)"),
-        lambda x: like(np.minimum(x, 0), "relu keeps the negative entries: it is max(0, x)"),
+        lambda x: like(
+            wrong(x, "max_axis0"), "np.max(x, 0) is the maximum over axis 0: use np.maximum(x, 0)"
+        ),
+        lambda x: like(wrong(x, "mask"), "relu returns the 0/1 mask (x > 0): return the values max(0, x)"),
+        lambda x: like(wrong(x, "minimum"), "relu keeps the negative entries: it is max(0, x)"),
     ]
-    check_elementwise(t, "relu", relu_oracle, 202, 3.0, hints)
+    check_elementwise(t, "relu", "functions.relu", 202, 3.0, hints)
 
 
 @check("relu", "no_mutation")
@@ -170,30 +173,24 @@ def relu_no_mutation(t):
 
 TANH_MISTAKES = [
     lambda x: like(
-        np.tanh(0.5 * x), "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1"
+        expected("functions.tanh", 0.5 * x),
+        "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1",
     ),
-    lambda x: like(sigmoid_oracle(x), "this is the sigmoid, not tanh"),
+    lambda x: like(expected("functions.sigmoid", x), "this is the sigmoid, not tanh"),
 ]
 
 
 @check("tanh", "values")
 def tanh_values(t):
-    check_elementwise(t, "tanh", np.tanh, 204, 6.0, TANH_MISTAKES)
+    check_elementwise(t, "tanh", "functions.tanh", 204, 6.0, TANH_MISTAKES)
 
 
 @check("tanh", "stable")
 def tanh_stable(t):
-    check_stable(t, "tanh", np.tanh, TANH_OVERFLOW, TANH_MISTAKES)
+    check_stable(t, "tanh", "functions.tanh", TANH_OVERFLOW, TANH_MISTAKES)
 
 
 # ----------------------------------------------------------------------------- softmax
-def softmax_oracle(x):
-    """Softmax along the last axis, through the log-sum-exp."""
-    m = x.max(axis=-1, keepdims=True)
-    lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
-    return np.exp(x - lse)
-
-
 SOFTMAX_OVERFLOW = "softmax overflows for scores around 1000: subtract the row max"
 
 
@@ -204,21 +201,20 @@ def softmax_mistakes(x, large=False):
     overflows to nan like every softmax that skips the max, so it would name the wrong mistake.
     """
     whole_sum = "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)"
-    with np.errstate(all="ignore"):
-        e = np.exp(x - x.max())
-        return [
-            like(
-                softmax_oracle(x.T).T,
-                "softmax is taken over axis 0 (down the columns): normalise each row (axis=-1, keepdims=True)",
-            ),
-            *([] if large else [like(np.exp(x) / np.exp(x).sum(), whole_sum)]),
-            like(
-                e / e.sum(axis=-1, keepdims=True),
-                "subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole "
-                "array: rows far below it underflow to 0 / 0",
-            ),
-            like(e / e.sum(), whole_sum),
-        ]
+    wrong = expected("functions.wrong_softmaxes", x)
+    return [
+        like(
+            expected("functions.softmax", x.T).T,
+            "softmax is taken over axis 0 (down the columns): normalise each row (axis=-1, keepdims=True)",
+        ),
+        *([] if large else [like(wrong["whole_sum_no_max"], whole_sum)]),
+        like(
+            wrong["global_max"],
+            "subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole "
+            "array: rows far below it underflow to 0 / 0",
+        ),
+        like(wrong["whole_sum"], whole_sum),
+    ]
 
 
 @check("softmax", "values_1d")
@@ -226,7 +222,7 @@ def softmax_values_1d(t):
     rng = data_rng(210)
     for c in (5, 2, 1):
         x = rng.normal(0.0, 2.0, c)
-        expect_array(call(t, "softmax", x), softmax_oracle(x), "softmax(x)", given_shapes(x=x))
+        expect_array(call(t, "softmax", x), expected("functions.softmax", x), "softmax(x)", given_shapes(x=x))
 
 
 @check("softmax", "values_2d")
@@ -235,7 +231,8 @@ def softmax_values_2d(t):
     for shape in [(4, 6), (3, 3), (1, 5), (5, 2)]:
         x = rng.normal(0.0, 2.0, shape)
         got = call(t, "softmax", x)
-        expect_array(got, softmax_oracle(x), "softmax(x)", given_shapes(x=x), hints=softmax_mistakes(x))
+        want = expected("functions.softmax", x)
+        expect_array(got, want, "softmax(x)", given_shapes(x=x), hints=softmax_mistakes(x))
 
 
 @check("softmax", "large_scores")
@@ -247,7 +244,8 @@ def softmax_large_scores(t):
     for x in (row, x2):
         given = given_shapes(x=x) + " (scores around 1000 and -1000)"
         hints = softmax_mistakes(x, large=True) if x.ndim == 2 else []
-        expect_array(call(t, "softmax", x), softmax_oracle(x), "softmax(x)", given, hints=hints + [nonfinite])
+        want = expected("functions.softmax", x)
+        expect_array(call(t, "softmax", x), want, "softmax(x)", given, hints=hints + [nonfinite])
 
 
 @check("softmax", "no_mutation")
@@ -264,22 +262,21 @@ def mse_values(t):
     rng = data_rng(220)
     for shape in [(4, 3), (7,), (2, 5)]:
         y, target = rng.normal(size=shape), rng.normal(size=shape)
-        sq = (y - target) ** 2
+        wrong = expected("functions.wrong_mses", y, target)
         hints = [
-            like(sq.sum(), "mse is summed instead of averaged: take the mean over every element"),
-            like(0.5 * sq.sum(), "this is 0.5 * the sum of squared errors: mse is the mean of (y - t)**2"),
-            like(
-                np.sqrt(sq.mean()), "this is the root of the mean squared error: do not take the square root"
-            ),
-            like(np.abs(y - target).mean(), "this is the mean absolute error: square the differences"),
+            like(wrong["sum"], "mse is summed instead of averaged: take the mean over every element"),
+            like(wrong["half_sum"], "this is 0.5 * the sum of squared errors: mse is the mean of (y - t)**2"),
+            like(wrong["root"], "this is the root of the mean squared error: do not take the square root"),
+            like(wrong["absolute"], "this is the mean absolute error: square the differences"),
         ]
         if len(shape) == 2:
             hints.append(
-                like(sq.sum() / shape[0], "averaged over the batch only: average over every element")
+                like(wrong["batch_only"], "averaged over the batch only: average over every element")
             )
         got = call(t, "mse", y, target)
         expect_untouched(t, "mse")
-        expect_number(got, float(sq.mean()), "mse(y, t)", given_shapes(y=y, t=target), hints=hints)
+        want = expected("functions.mse", y, target)
+        expect_number(got, want, "mse(y, t)", given_shapes(y=y, t=target), hints=hints)
 
 
 # ----------------------------------------------------------------------------- cross_entropy
@@ -296,18 +293,14 @@ def probabilities(rng, n, c):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def ce_oracle(y, labels):
-    return float(-np.mean(np.log(y[np.arange(len(labels)), labels])))
-
-
 def ce_mistakes(y, labels):
     """Hints for the classic wrong cross-entropies of (N, C) probabilities and int labels."""
     n = len(labels)
-    picked = -np.log(y[np.arange(n), labels])
+    wrong = expected("functions.wrong_cross_entropies", y, labels)
     return [
-        like(picked.sum(), f"cross_entropy is summed over the batch instead of averaged: divide by N = {n}"),
-        like(picked.mean() / y.shape[1], "divided by N * C: average over the batch (N rows) only"),
-        like(-picked.mean(), "the sign is flipped: cross-entropy is -mean(log p_true)"),
+        like(wrong["sum"], f"cross_entropy is summed over the batch instead of averaged: divide by N = {n}"),
+        like(wrong["over_nc"], "divided by N * C: average over the batch (N rows) only"),
+        like(wrong["negated"], "the sign is flipped: cross-entropy is -mean(log p_true)"),
     ]
 
 
@@ -325,7 +318,7 @@ def cross_entropy_labels(t):
     for y, labels in ce_cases(data_rng(230)):
         hints = ce_mistakes(y, labels)
         if y.shape[0] == y.shape[1]:
-            as_one_hot = -np.sum(labels * np.log(y)) / len(labels)
+            as_one_hot = expected("functions.wrong_cross_entropies", y, labels)["labels_as_one_hot"]
             hints.append(
                 like(
                     as_one_hot, "the int labels are multiplied like one-hot vectors: pick y[np.arange(N), t]"
@@ -334,11 +327,14 @@ def cross_entropy_labels(t):
         got = call(t, "cross_entropy", y, labels)
         expect_untouched(t, "cross_entropy")
         given = given_shapes(y=y) + f", int labels t of shape {labels.shape}"
-        expect_number(got, ce_oracle(y, labels), "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
+        want = expected("functions.cross_entropy", y, labels)
+        expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
     y, label = probabilities(data_rng(231), 1, 4)[0], 2
     got = call(t, "cross_entropy", y, label)
     given = given_shapes(y=y) + ", a single int label t = 2"
-    expect_number(got, float(-np.log(y[label])), "cross_entropy(y, t)", given, tol=CE_TOL)
+    expect_number(
+        got, expected("functions.cross_entropy", y, label), "cross_entropy(y, t)", given, tol=CE_TOL
+    )
 
 
 @check("cross_entropy", "one_hot")
@@ -352,17 +348,19 @@ def cross_entropy_one_hot(t):
             wrong = one_hot.argmax(axis=0)
             hints.append(
                 like(
-                    ce_oracle(y, wrong), "one-hot rows converted with argmax over axis 0: use argmax(axis=1)"
+                    expected("functions.cross_entropy", y, wrong),
+                    "one-hot rows converted with argmax over axis 0: use argmax(axis=1)",
                 )
             )
         got = call(t, "cross_entropy", y, one_hot)
         expect_untouched(t, "cross_entropy")
         given = given_shapes(y=y) + f", one-hot t of shape {one_hot.shape} ({one_hot.dtype})"
-        expect_number(got, ce_oracle(y, labels), "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
+        want = expected("functions.cross_entropy", y, labels)
+        expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
     y = probabilities(data_rng(233), 1, 4)[0]
     got = call(t, "cross_entropy", y, np.eye(4)[1])
     given = given_shapes(y=y) + ", a one-hot t of shape (4,)"
-    expect_number(got, float(-np.log(y[1])), "cross_entropy(y, t)", given, tol=CE_TOL)
+    expect_number(got, expected("functions.cross_entropy", y, 1), "cross_entropy(y, t)", given, tol=CE_TOL)
 
 
 @check("cross_entropy", "zero_probability")
@@ -375,11 +373,12 @@ def cross_entropy_zero_probability(t):
         given = given_shapes(y=y) + f", {name} t; y[1, 0] = 0 (a wrong class)"
         got = call(t, "cross_entropy", y, target)
         hints = [nonfinite] + ce_mistakes(y, labels)
-        expect_number(got, ce_oracle(y, labels), "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
+        want = expected("functions.cross_entropy", y, labels)
+        expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
     # the true class of sample 1 gets probability exactly 0: a large but finite loss
     y0 = y.copy()
     y0[1, :] = [0.5, 0.5, 0.0, 0.0]
-    floor = ce_oracle(np.where(y0 > 0, y0, 0.01), labels)
+    floor = expected("functions.cross_entropy", np.where(y0 > 0, y0, 0.01), labels)
     for name, target in (("int labels", labels), ("one-hot", np.eye(4)[labels])):
         got = call(t, "cross_entropy", y0, target)
         value = np.asarray(got, dtype=float).reshape(-1) if got is not None else np.array([np.nan])
@@ -392,59 +391,6 @@ def cross_entropy_zero_probability(t):
 
 
 # ----------------------------------------------------------------------------- numerical_gradient
-# Scalar functions of the grader with known gradients. They are module-level so that a
-# sandboxed implementation can be handed them by name.
-def bowl(x):
-    """sum(x**2): gradient 2x (central differences are exact up to rounding)."""
-    return float(np.sum(x**2))
-
-
-def wavy(x):
-    """sum(sin(x)) + sum(x)**2 / 4: gradient cos(x) + sum(x) / 2, entries coupled."""
-    return float(np.sum(np.sin(x)) + np.sum(x) ** 2 / 4)
-
-
-def cubic(x):
-    """sum(x**3) / 3 + sum(x): gradient x**2 + 1."""
-    return float(np.sum(x**3) / 3 + np.sum(x))
-
-
-def steep(x):
-    """sum(exp(x)): every derivative is exp(x); central differences with step h give exp(x) sinh(h) / h."""
-    return float(np.sum(np.exp(x)))
-
-
-GRADIENTS = {
-    bowl: lambda x: 2 * x,
-    wavy: lambda x: np.cos(x) + np.sum(x) / 2,
-    cubic: lambda x: x**2 + 1,
-}
-
-
-class HeldLoss:
-    """A loss that ignores its argument and reads the array it holds, as a network's loss reads its weights.
-
-    `fn` is one of the module-level functions above; `held` is set to the array being differentiated.
-    """
-
-    def __init__(self, fn):
-        self.fn, self.held = fn, None
-
-    def __call__(self, _ignored):
-        return self.fn(self.held)
-
-
-def forward_differences(f, x, h):
-    """The grader's one-sided differences (f(x + h e_i) - f(x)) / h."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        bumped = x.copy()
-        bumped[idx] += h
-        grad[idx] = (f(bumped) - f(x)) / h
-    return grad
-
-
 FORWARD_HINT = (
     "this is a forward difference (f(x + h) - f(x)) / h, which is much less accurate: "
     "use central differences (f(x + h) - f(x - h)) / (2h)"
@@ -454,7 +400,7 @@ FORWARD_HINT = (
 def x_moved_hint(t):
     """A hint for a wrong gradient when the last call left x changed."""
     moved = bool(t.last_mutations)
-    return lambda got, expected: NOT_RESTORED if moved else None
+    return lambda got, exp: NOT_RESTORED if moved else None
 
 
 NOT_RESTORED = "x is left nudged: after the two evaluations put the original value back, x[i] = tmp"
@@ -467,8 +413,12 @@ def numerical_gradient_values(t):
         x = rng.uniform(-2.0, 2.0, shape)
         got = call(t, "numerical_gradient", fn, x)
         given = given_shapes(x=x) + f", f = {fn.__name__}: {fn.__doc__.split(':')[0]}, default h"
-        hints = [like(forward_differences(fn, x, 1e-4), FORWARD_HINT), x_moved_hint(t)]
-        expect_array(got, GRADIENTS[fn](x), "numerical_gradient(f, x)", given, hints=hints)
+        hints = [
+            like(expected("functions.forward_differences", fn.__name__, x, 1e-4), FORWARD_HINT),
+            x_moved_hint(t),
+        ]
+        want = expected("functions.gradient", fn.__name__, x)
+        expect_array(got, want, "numerical_gradient(f, x)", given, hints=hints)
 
 
 @check("numerical_gradient", "central_differences")
@@ -478,17 +428,17 @@ def numerical_gradient_central(t):
         x = rng.uniform(-1.0, 1.0, shape)
         got = call(t, "numerical_gradient", steep, x, h=h)
         given = given_shapes(x=x) + f", f = sum(exp(x)), h = {h}"
-        e = np.exp(x)
+        diffs = expected("functions.steep_differences", x, h)
         hints = [
-            like(e * (np.exp(h) - 1) / h, FORWARD_HINT),
+            like(diffs["forward"], FORWARD_HINT),
             like(
-                e * (1 - np.exp(-h)) / h,
+                diffs["backward"],
                 "this is a backward difference (f(x) - f(x - h)) / h: use central differences",
             ),
-            like(e, "the h passed in is ignored: use the argument h, not a fixed step"),
+            like(diffs["exact"], "the h passed in is ignored: use the argument h, not a fixed step"),
         ]
-        expected = e * np.sinh(h) / h  # exactly what central differences with this h give
-        expect_array(got, expected, "numerical_gradient(f, x, h)", given, tol=1e-7, hints=hints)
+        want = diffs["central"]  # exactly what central differences with this h give
+        expect_array(got, want, "numerical_gradient(f, x, h)", given, tol=1e-7, hints=hints)
 
 
 def nudged_and_left(t, fn, x):
@@ -538,40 +488,20 @@ def numerical_gradient_closure(t):
         )
         hints = [
             closure_hint,
-            like(forward_differences(fn, x, 1e-4), FORWARD_HINT),
-            lambda got, expected, moved=moved: NOT_RESTORED if moved else None,
+            like(expected("functions.forward_differences", fn.__name__, x, 1e-4), FORWARD_HINT),
+            lambda got, exp, moved=moved: NOT_RESTORED if moved else None,
         ]
-        expect_array(got, GRADIENTS[fn](x), "numerical_gradient(f, x)", given, hints=hints)
+        want = expected("functions.gradient", fn.__name__, x)
+        expect_array(got, want, "numerical_gradient(f, x)", given, hints=hints)
 
 
 # ----------------------------------------------------------------------------- gradient_descent
-@functools.cache
-def valley_constants(shape):
-    """Curvatures A in [0.5, 1.5] and minimum C of `valley` for an x of `shape` (read-only arrays)."""
-    n = int(np.prod(shape))
-    a, c = np.linspace(0.5, 1.5, n).reshape(shape), np.linspace(-1.5, 2.0, n).reshape(shape)
-    a.flags.writeable = c.flags.writeable = False
-    return a, c
-
-
-def valley(x):
-    """sum(A * (x - C)**2): minimum at C; central differences of it are exact up to rounding."""
-    a, c = valley_constants(np.shape(x))
-    return float(np.sum(a * (x - c) ** 2))
-
-
-def descent_oracle(x0, lr, steps):
-    """Where `steps` exact gradient steps on `valley` lead from x0 (negative steps: ascent)."""
-    a, c = valley_constants(x0.shape)
-    return c + (1 - 2 * lr * a) ** steps * (x0 - c)
-
-
 @check("gradient_descent", "minimum")
 def gradient_descent_minimum(t):
     rng = data_rng(250)
     for shape in [(3,), (2, 2)]:
         x0 = rng.uniform(-3.0, 3.0, shape)
-        _, c = valley_constants(shape)
+        c = expected("functions.valley_minimum", shape)
         got = call(t, "gradient_descent", valley, x0, lr=0.2, steps=100)
         given = given_shapes(x0=x0) + ", f = sum(A * (x - C)**2), lr = 0.2, steps = 100"
 
@@ -588,17 +518,16 @@ def gradient_descent_steps(t):
     for lr, steps, shape in [(0.1, 3, (4,)), (0.25, 1, (2, 3)), (0.05, 5, (3,)), (0.1, 0, (2,))]:
         x0 = rng.uniform(-3.0, 3.0, shape)
         got = call(t, "gradient_descent", valley, x0, lr=lr, steps=steps)
-        a, c = valley_constants(shape)
+        wrong = expected("functions.wrong_descents", x0, lr, steps)
         hints = [
-            like(descent_oracle(x0, lr, steps + 1), "one update too many: run exactly `steps` updates"),
-            like(descent_oracle(x0, lr, steps - 1), "one update too few: run exactly `steps` updates"),
-            like(c + (1 + 2 * lr * a) ** steps * (x0 - c), "x moves uphill: the update is x -= lr * grad"),
-            like(descent_oracle(x0, 1.0, steps), "the learning rate lr is ignored: x -= lr * grad"),
+            like(wrong["one_more"], "one update too many: run exactly `steps` updates"),
+            like(wrong["one_fewer"], "one update too few: run exactly `steps` updates"),
+            like(wrong["uphill"], "x moves uphill: the update is x -= lr * grad"),
+            like(wrong["no_lr"], "the learning rate lr is ignored: x -= lr * grad"),
         ]
         given = given_shapes(x0=x0) + f", f = sum(A * (x - C)**2), lr = {lr}, steps = {steps}"
-        expect_array(
-            got, descent_oracle(x0, lr, steps), "gradient_descent(f, x0, lr, steps)", given, hints=hints
-        )
+        want = expected("functions.descent", x0, lr, steps)
+        expect_array(got, want, "gradient_descent(f, x0, lr, steps)", given, hints=hints)
 
 
 @check("gradient_descent", "x0_unchanged")

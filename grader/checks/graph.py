@@ -1,8 +1,12 @@
-"""Checks for the computational-graph nodes MulLayer and AddLayer."""
+"""Checks for the computational-graph nodes MulLayer and AddLayer.
+
+Expected values, and the known-wrong gradients the hints name, come from the oracles "graph.*".
+"""
 
 import numpy as np
 
 from ..expect import expect_array, expect_number, expect_untouched, given_shapes
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure
 from .common import data_rng, make, spread
@@ -37,17 +41,19 @@ def gradient_pair(got, what, given):
 
 
 def forward_check(name, oracle):
+    """The forward check of `name`, against the oracle named `oracle`."""
+
     def run(t):
         for x, y, _ in cases(300):
             out = make(t, name).call("forward", x, y)
             expect_untouched(t, f"{name}.forward")
-            expect_value(out, oracle(x, y), f"{name}.forward(x, y)", given_shapes(x=x, y=y))
+            expect_value(out, expected(oracle, x, y), f"{name}.forward(x, y)", given_shapes(x=x, y=y))
 
     return run
 
 
-check("MulLayer", "forward")(forward_check("MulLayer", lambda x, y: x * y))
-check("AddLayer", "forward")(forward_check("AddLayer", lambda x, y: x + y))
+check("MulLayer", "forward")(forward_check("MulLayer", "graph.mul_forward"))
+check("AddLayer", "forward")(forward_check("AddLayer", "graph.add_forward"))
 
 
 def backward_of(t, name, x, y, dout):
@@ -68,12 +74,13 @@ SWAPPED = (
 def mul_backward(t):
     for x, y, dout in cases(301):
         (dx, dy), given = backward_of(t, "MulLayer", x, y, dout)
+        want_dx, want_dy = expected("graph.mul_gradients", x, y, dout)
         no_dout = "the local gradient is not multiplied by dout (chain rule: dx = dout * y)"
         expect_value(
-            dx, dout * y, "MulLayer.backward: dx", given, hints=[like(dout * x, SWAPPED), like(y, no_dout)]
+            dx, want_dx, "MulLayer.backward: dx", given, hints=[like(want_dy, SWAPPED), like(y, no_dout)]
         )
         expect_value(
-            dy, dout * x, "MulLayer.backward: dy", given, hints=[like(dout * y, SWAPPED), like(x, no_dout)]
+            dy, want_dy, "MulLayer.backward: dy", given, hints=[like(want_dx, SWAPPED), like(x, no_dout)]
         )
 
 
@@ -87,6 +94,7 @@ def add_backward(t):
         ones = like(
             np.ones_like(dout), "the local gradient 1 is not multiplied by dout: pass dout through unchanged"
         )
-        for got, what, other in ((dx, "dx", y), (dy, "dy", x)):
-            as_mul = like(dout * other, ADD_AS_MUL)
-            expect_value(got, dout, f"AddLayer.backward: {what}", given, hints=[ones, as_mul])
+        wants = expected("graph.add_gradients", x, y, dout)
+        as_mul = expected("graph.mul_gradients", x, y, dout)  # what MulLayer's backward gives
+        for got, what, want, mul in zip((dx, dy), ("dx", "dy"), wants, as_mul, strict=True):
+            expect_value(got, want, f"AddLayer.backward: {what}", given, hints=[ones, like(mul, ADD_AS_MUL)])

@@ -3,12 +3,14 @@
 The statistics are compared with tolerances of 6 standard deviations of their
 sampling distributions, so a correct implementation fails with probability
 below 1e-8 whatever numbers its generator draws. Normal and uniform draws with
-the right standard deviation are both accepted.
+the right standard deviation are both accepted. The right standard deviations, and
+the wrong ones the hints name, come from the oracles "init.*".
 """
 
 import numpy as np
 
 from ..contract import need
+from ..expected import expected
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
@@ -18,43 +20,29 @@ SIGMAS = 6
 STAT_CASES = [(500, 300), (200, 700)]  # (fan_in, fan_out): about 150000 draws each
 
 
-def xavier_std(fan_in, fan_out):
-    return np.sqrt(2.0 / (fan_in + fan_out))
-
-
-def he_std(fan_in, fan_out):
-    return np.sqrt(2.0 / fan_in)
-
-
-STD = {"xavier_init": xavier_std, "he_init": he_std}
+STD = {"xavier_init": "init.xavier_std", "he_init": "init.he_std"}  # the oracle of each initialiser's std
 NOT_CENTRED = "the weights are not centred at 0: draw from a zero-mean distribution (rng.standard_normal), not rng.random"
 UNIFORM = "uniform draws in [-a, a] have std a / sqrt(3): use a = sqrt(3) * std, or normal draws"
 
-# (wrong std as a function of (fan_in, fan_out), what the student did)
+# (key of the wrong std in the oracle "init.wrong_stds", what the student did), in the order they are tried
 WRONG_STD = {
     "xavier_init": [
-        (he_std, "this is He's std sqrt(2 / fan_in): Xavier uses sqrt(2 / (fan_in + fan_out))"),
+        ("he", "this is He's std sqrt(2 / fan_in): Xavier uses sqrt(2 / (fan_in + fan_out))"),
+        ("fan_in_only", "Xavier with fan_in only (std sqrt(1 / fan_in)): use sqrt(2 / (fan_in + fan_out))"),
         (
-            lambda i, o: np.sqrt(1.0 / i),
-            "Xavier with fan_in only (std sqrt(1 / fan_in)): use sqrt(2 / (fan_in + fan_out))",
-        ),
-        (
-            lambda i, o: np.sqrt(1.0 / o),
+            "fan_out_only",
             "Xavier with fan_out only (std sqrt(1 / fan_out)): use sqrt(2 / (fan_in + fan_out))",
         ),
-        (lambda i, o: np.sqrt(1.0 / (i + o)), "a factor 2 is missing: std = sqrt(2 / (fan_in + fan_out))"),
-        (lambda i, o: 2.0 / (i + o), "scaled by the variance 2 / (fan_in + fan_out): take its square root"),
-        (lambda i, o: xavier_std(i, o) / np.sqrt(3), UNIFORM),
+        ("no_factor_2", "a factor 2 is missing: std = sqrt(2 / (fan_in + fan_out))"),
+        ("variance", "scaled by the variance 2 / (fan_in + fan_out): take its square root"),
+        ("uniform", UNIFORM),
     ],
     "he_init": [
-        (xavier_std, "this is Xavier's std sqrt(2 / (fan_in + fan_out)): He uses sqrt(2 / fan_in)"),
-        (
-            lambda i, o: np.sqrt(1.0 / i),
-            "He with 1 / fan_in (std sqrt(1 / fan_in)): He uses sqrt(2 / fan_in)",
-        ),
-        (lambda i, o: np.sqrt(2.0 / o), "He computed with fan_out: He uses sqrt(2 / fan_in)"),
-        (lambda i, o: 2.0 / i, "scaled by the variance 2 / fan_in: take its square root"),
-        (lambda i, o: he_std(i, o) / np.sqrt(3), UNIFORM),
+        ("xavier", "this is Xavier's std sqrt(2 / (fan_in + fan_out)): He uses sqrt(2 / fan_in)"),
+        ("one_over_fan_in", "He with 1 / fan_in (std sqrt(1 / fan_in)): He uses sqrt(2 / fan_in)"),
+        ("fan_out", "He computed with fan_out: He uses sqrt(2 / fan_in)"),
+        ("variance", "scaled by the variance 2 / fan_in: take its square root"),
+        ("uniform", UNIFORM),
     ],
 }
 
@@ -104,19 +92,17 @@ def std_check(name):
         need(t, name)
         for k, (fan_in, fan_out) in enumerate(STAT_CASES):
             w = draw(t, name, fan_in, fan_out, stat_seed(k))
-            expected = STD[name](fan_in, fan_out)
+            std = expected(STD[name], fan_in, fan_out)
+            wrong = expected("init.wrong_stds", name, fan_in, fan_out)
             n = w.size
-            tol = SIGMAS * expected / np.sqrt(2.0 * (n - 1))  # std of the sample std of a normal sample
+            tol = SIGMAS * std / np.sqrt(2.0 * (n - 1))  # std of the sample std of a normal sample
             got = float(np.std(w))
-            if abs(got - expected) > tol:
-                hint = next(
-                    (text for wrong, text in WRONG_STD[name] if abs(got - wrong(fan_in, fan_out)) <= tol),
-                    None,
-                )
-                if hint is None and abs(np.mean(w)) > SIGMAS * expected / np.sqrt(n):
+            if abs(got - std) > tol:
+                hint = next((text for key, text in WRONG_STD[name] if abs(got - wrong[key]) <= tol), None)
+                if hint is None and abs(np.mean(w)) > SIGMAS * std / np.sqrt(n):
                     hint = NOT_CENTRED
                 raise CheckFailure(
-                    f"{name}({fan_in}, {fan_out}) has standard deviation {got:.5f}, expected {expected:.5f} "
+                    f"{name}({fan_in}, {fan_out}) has standard deviation {got:.5f}, expected {std:.5f} "
                     f"(tolerance {tol:.5f}: {SIGMAS} standard deviations of the sample std over {n} draws)",
                     hint=hint,
                 )
@@ -129,7 +115,7 @@ def mean_check(name):
         need(t, name)
         for k, (fan_in, fan_out) in enumerate(STAT_CASES):
             w = draw(t, name, fan_in, fan_out, stat_seed(10 + k))
-            std = STD[name](fan_in, fan_out)
+            std = expected(STD[name], fan_in, fan_out)
             tol = SIGMAS * std / np.sqrt(w.size)
             got = float(np.mean(w))
             if abs(got) > tol:
