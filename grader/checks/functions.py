@@ -29,7 +29,7 @@ def like(value, text):
         got = np.asarray(got, dtype=float)
         if got.size != value.size or (value.ndim and got.shape != value.shape):
             return None
-        with np.errstate(all="ignore"):  # inf and nan compare without warnings
+        with np.errstate(all="ignore"):
             same = np.allclose(got.ravel(), value.ravel(), rtol=1e-5, atol=1e-9, equal_nan=True)
         return text if same else None
 

@@ -55,14 +55,14 @@ def ce_backward_mistakes(scores, target, dout):
     "minus_scores" has one candidate per scale (dout, then 1.0 when dout != 1);
     "labels_as_onehot" is None unless N is C or 1, "ignores_dout" None when dout == 1.
     """
-    n = len(scores)
+    batch = len(scores)
     probs = softmax(scores, axis=1)
-    right = (probs - target) / n
+    right = (probs - target) / batch
     labels, c = target.argmax(axis=1), target.shape[1]
     return {
-        "minus_scores": [scale * (probs - scores) / n for scale in ((dout, 1.0) if dout != 1.0 else (1.0,))],
-        "no_target": dout * probs / n,
-        "labels_as_onehot": dout * (probs - labels) / n if n in (c, 1) else None,
+        "minus_scores": [scale * (probs - scores) / batch for scale in ((dout, 1.0) if dout != 1.0 else (1.0,))],
+        "no_target": dout * probs / batch,
+        "labels_as_onehot": dout * (probs - labels) / batch if batch in (c, 1) else None,
         "ignores_dout": right if dout != 1.0 else None,
     }
 

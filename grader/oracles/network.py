@@ -109,8 +109,8 @@ def he_params(spec, seed):
     """He-scaled weights (std sqrt(2 / fan_in)) and zero biases for every Affine of `spec`."""
     rng = np.random.default_rng(seed)
     params = {}
-    for i, (kind, *dims) in enumerate(spec):
-        if kind == "Affine":
+    for i, (layer, *dims) in enumerate(spec):
+        if layer == "Affine":
             params[f"{i}.W"] = rng.standard_normal(dims) * np.sqrt(2.0 / dims[0])
             params[f"{i}.b"] = np.zeros(dims[1])
     return params

@@ -163,12 +163,12 @@ def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
     update = RULES[rule]
     params = {k: np.array(v, dtype=np.float64) for k, v in params0.items()}
     history, states, visits = [{k: v.copy() for k, v in params.items()}], {}, 0
-    with np.errstate(all="ignore"):
-        for step, grads in enumerate(grads_seq, start=1):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for step, step_grads in enumerate(grads_seq, start=1):
             for key in params:
                 visits += 1
                 t = {"call": step, "per_key": visits, "zero": 0, "plus_one": step + 1}[counter]
                 state = states.setdefault(None if shared else key, {})
-                params[key] = update(params[key], np.asarray(grads[key], dtype=np.float64), state, t, **hyper)
+                params[key] = update(params[key], np.asarray(step_grads[key], dtype=np.float64), state, t, **hyper)
             history.append({k: v.copy() for k, v in params.items()})
     return history
