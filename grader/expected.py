@@ -216,7 +216,9 @@ class RecordedProvider:
             entries, wanted = index["entries"], index["values_sha256"]
             intact = entries_digest(entries) == index["entries_sha256"]
         except (ValueError, KeyError, TypeError) as error:
-            raise RecordedDataError(f"{index_path} is damaged ({error}): download or export the kit again") from None
+            raise RecordedDataError(
+                f"{index_path} is damaged ({error}): download or export the kit again"
+            ) from None
         if not intact:
             raise RecordedDataError(f"{index_path} was edited or damaged: download or export the kit again")
         values = values_path.read_bytes()
@@ -234,7 +236,9 @@ class RecordedProvider:
             with np.load(values_path, allow_pickle=False) as data:
                 self.arrays = {name: data[name] for name in data.files}
         except Exception as error:  # noqa: BLE001 - any unreadable archive is the same problem
-            raise RecordedDataError(f"{values_path} is damaged ({error}): download or export the kit again") from None
+            raise RecordedDataError(
+                f"{values_path} is damaged ({error}): download or export the kit again"
+            ) from None
         self.entries, self.environment = entries, index.get("environment", "unknown")
 
     def answer(self, name, args, kwargs):

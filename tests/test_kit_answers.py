@@ -35,7 +35,12 @@ def clean_env():
 
 def run_in(kit_dir, *args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-I", *args], cwd=kit_dir, env=clean_env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-I", *args],
+        cwd=kit_dir,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -102,7 +107,11 @@ def test_the_kit_holds_no_solution_or_oracle_code(full_kit):
     secret = answer_lines()
     assert sum(v.startswith("oracle") for v in secret.values()) > 100, "too few oracle lines to look for"
     assert sum(v.startswith("solutions") for v in secret.values()) > 100, "too few solution lines to look for"
-    found = [f"{rel}: {line}  ({secret[line]})" for rel, lines in kit_lines(full_kit).items() for line in lines & secret.keys()]
+    found = [
+        f"{rel}: {line}  ({secret[line]})"
+        for rel, lines in kit_lines(full_kit).items()
+        for line in lines & secret.keys()
+    ]
     assert not found, "answer code in the kit:\n" + "\n".join(sorted(found))
     names = {f.__name__ for f in ORACLES.values()}
     defined = [
@@ -119,9 +128,13 @@ def test_the_leak_guard_refuses_an_oracle_copied_into_a_check_module(tmp_path):
     course = tmp_path / "course"
     shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info"))
     checks = course / "grader" / "checks" / "conv.py"
-    checks.write_text(checks.read_text() + "\n\n" + inspect.getsource(ORACLES["conv.padded_dx"]).replace("@oracle\n", ""))
+    checks.write_text(
+        checks.read_text() + "\n\n" + inspect.getsource(ORACLES["conv.padded_dx"]).replace("@oracle\n", "")
+    )
     files = {"grader/checks/conv.py": checks.read_bytes()}
-    assert any("padded_dx" in leak for leak in kit.leaks(files, ROOT)), "an oracle's definition went unnoticed"
+    assert any("padded_dx" in leak for leak in kit.leaks(files, ROOT)), (
+        "an oracle's definition went unnoticed"
+    )
 
 
 def test_delegating_to_the_kits_grader_functions_gains_nothing(full_kit, tmp_path):
@@ -172,9 +185,14 @@ def test_recorded_data_is_small_deterministic_and_tied_to_its_grader(full_kit, c
     again = tmp_path / "again"
     kit.export(again, ["Conv2d", "MaxPool2d"], with_notebooks=False)
     for name in (INDEX_FILE, VALUES_FILE):
-        assert (again / "grader" / "recorded" / name).read_bytes() == (conv_kit / "grader" / "recorded" / name).read_bytes()
+        assert (again / "grader" / "recorded" / name).read_bytes() == (
+            conv_kit / "grader" / "recorded" / name
+        ).read_bytes()
     index = json.loads((folder / INDEX_FILE).read_text())
-    assert index["fingerprint"] != json.loads((conv_kit / "grader" / "recorded" / INDEX_FILE).read_text())["fingerprint"]
+    assert (
+        index["fingerprint"]
+        != json.loads((conv_kit / "grader" / "recorded" / INDEX_FILE).read_text())["fingerprint"]
+    )
     names = {entry[0] for entry in index["entries"].values()}
     assert names <= set(ORACLES) and "conv.forward" in names and "numeric.layer_gradients" in names
 
@@ -196,6 +214,7 @@ def test_recorded_data_holds_no_hidden_check_input(conv_kit, tmp_path):
 
 def damaged_copies(conv_kit, tmp_path, full_kit):
     """(what was done, kit folder, file the message must name) for every kind of damage."""
+
     def copy(name):
         dest = tmp_path / name
         shutil.copytree(conv_kit, dest)
@@ -211,7 +230,11 @@ def damaged_copies(conv_kit, tmp_path, full_kit):
     cases.append(("values truncated", dest, VALUES_FILE))
     dest, rec = copy("edited")
     index = json.loads((rec / INDEX_FILE).read_text())
-    key = next(k for k, v in index["entries"].items() if isinstance(v[1], dict) and "$f" in v[1] or "$a" in json.dumps(v[1]))
+    key = next(
+        k
+        for k, v in index["entries"].items()
+        if isinstance(v[1], dict) and "$f" in v[1] or "$a" in json.dumps(v[1])
+    )
     index["entries"][key][0] = "conv.db"
     (rec / INDEX_FILE).write_text(json.dumps(index))
     cases.append(("index edited", dest, INDEX_FILE))
@@ -221,12 +244,16 @@ def damaged_copies(conv_kit, tmp_path, full_kit):
     cases.append(("data from another export", dest, INDEX_FILE))
     dest, rec = copy("stale")
     checks = dest / "grader" / "checks" / "conv.py"
-    checks.write_text(checks.read_text().replace("CONV_ALL = CONV_BASIC", "CONV_ALL = CONV_PADDED + CONV_BASIC"))
+    checks.write_text(
+        checks.read_text().replace("CONV_ALL = CONV_BASIC", "CONV_ALL = CONV_PADDED + CONV_BASIC")
+    )
     cases.append(("a check module changed", dest, INDEX_FILE))
     return cases
 
 
-def test_missing_damaged_or_stale_data_stops_the_grader_with_a_message_naming_the_file(conv_kit, full_kit, tmp_path):
+def test_missing_damaged_or_stale_data_stops_the_grader_with_a_message_naming_the_file(
+    conv_kit, full_kit, tmp_path
+):
     for what, kit_dir, name in damaged_copies(conv_kit, tmp_path, full_kit):
         filled = kit_dir / "exercises"
         for path in (ROOT / "solutions").glob("*.py"):
@@ -235,7 +262,11 @@ def test_missing_damaged_or_stale_data_stops_the_grader_with_a_message_naming_th
             done = run_in(kit_dir, *command)
             output = done.stdout + done.stderr
             assert done.returncode == 4, (what, command, output[-2000:])
-            assert name in output and "Score:" not in output and "Traceback" not in output, (what, command, output[-2000:])
+            assert name in output and "Score:" not in output and "Traceback" not in output, (
+                what,
+                command,
+                output[-2000:],
+            )
 
 
 # ----------------------------------------------------------------------------- GitHub Classroom
@@ -244,7 +275,9 @@ EXITS = {"os._exit": "import os\nos._exit(0)\n", "sys.exit": "import sys\nsys.ex
 
 def classroom_commands(kit_dir):
     yaml = pytest.importorskip("yaml", reason="PyYAML parses the workflow (installed with jupyter)")
-    steps = yaml.safe_load((kit_dir / ".github" / "workflows" / "classroom.yml").read_text())["jobs"]["run-autograding-tests"]["steps"]
+    steps = yaml.safe_load((kit_dir / ".github" / "workflows" / "classroom.yml").read_text())["jobs"][
+        "run-autograding-tests"
+    ]["steps"]
     return {s["with"]["test-name"]: s["with"]["command"] for s in steps if "command" in s.get("with", {})}
 
 
@@ -260,10 +293,49 @@ def test_a_submission_that_exits_at_import_fails_every_classroom_step(conv_kit, 
     assert set(commands) == {"Conv2d", "MaxPool2d"}
     env = clean_env() | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     for name, command in commands.items():
-        done = subprocess.run(["bash", "-e", "-c", command], cwd=hostile, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", "-e", "-c", command], cwd=hostile, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode != 0, (name, done.stdout[-1500:])
     # the same submission without the exit passes: the steps judge the code, not the folder
     init.write_text(init.read_text().replace(EXITS[how], ""))
     for name, command in commands.items():
-        done = subprocess.run(["bash", "-e", "-c", command], cwd=hostile, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", "-e", "-c", command], cwd=hostile, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, (name, done.stdout[-1500:])
+
+
+# ----------------------------------------------------------------------------- release notebooks in the kit
+def test_a_release_notebook_grades_from_the_kits_recorded_data(tmp_path):
+    """Chapter 1's notebook, answered with the reference and run in the kit, earns every public point."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    out = tmp_path / "week1"
+    kit.export(out, kit.choose_exercises(chapters="1"))
+    (release,) = (out / "notebooks").rglob("*.ipynb")
+    answered = nbformat.read(ROOT / "source" / release.parent.name / release.name, as_version=4)
+    for cell in answered.cells:  # what nbgrader's release leaves: no hidden tests
+        lines, hidden = [], False
+        for line in cell.source.splitlines():
+            hidden = hidden or "### BEGIN HIDDEN TESTS" in line
+            if not hidden:
+                lines.append(line)
+            hidden = hidden and "### END HIDDEN TESTS" not in line
+        cell.source = "\n".join(lines)
+    nbclient.NotebookClient(answered, timeout=300, resources={"metadata": {"path": str(out)}}).execute()
+    graded = [
+        c
+        for c in answered.cells
+        if c.cell_type == "code" and "grade(" in c.source and "def grade" not in c.source
+    ]
+    assert graded
+    modules = "\n".join(o.get("text", "") for c in answered.cells for o in c.get("outputs", []))
+    for cell in graded:
+        exercise = cell.source.split("grade(", 1)[1].split(",")[0].strip("'\"")
+        shown = [o for o in cell.outputs if o.output_type == "execute_result"]
+        public = sum(
+            e.points for k, e in RUBRIC.items() if k.split(".")[0] == exercise and e.visibility == "visible"
+        )
+        assert shown and float(shown[0]["data"]["text/plain"]) == public, (exercise, cell.outputs)
+    assert "Traceback" not in modules

@@ -211,7 +211,9 @@ def public_grader_files(grader_dir, exercises, extra_modules=()):
     instructor = [grader_dir / name for name in INSTRUCTOR_PACKAGES]
     todo = [f"grader.{name}" for name in GRADER_ROOTS] + list(extra_modules)
     todo += [f"grader.checks.{name}" for name in check_modules(exercises)]
-    todo += ["grader." + rel.removesuffix(".py").replace("/", ".") for rel in RUNTIME_FILES]  # the sandbox copies them
+    todo += [
+        "grader." + rel.removesuffix(".py").replace("/", ".") for rel in RUNTIME_FILES
+    ]  # the sandbox copies them
     files = set()
     while todo:
         path = module_file(grader_dir, todo.pop())
@@ -384,8 +386,9 @@ def readme_text(exercises, public, hidden, stubs, notebooks):
         else ""
     )
     notebook_setup = (
-        "\nFor the notebooks, also run `pip install -e . jupyter` (so they can import `exercises`\n"
-        "and `grader`) and start `jupyter lab` in this folder.\n"
+        "\nFor the notebooks, also run `pip install -e . jupyter matplotlib` in this folder (the notebooks\n"
+        "import this kit's `exercises` and `grader`; install this kit, never the course's own repository)\n"
+        "and start `jupyter lab` here.\n"
         if notebooks
         else ""
     )
@@ -446,7 +449,9 @@ def secret_lines(root=ROOT):
     for name, source in oracle_sources().items():
         for line in body_lines(source):
             secret.setdefault(line, f"the oracle {name}")
-    return {line: where for line, where in secret.items() if line not in public and not PLAIN_LINE.match(line)}
+    return {
+        line: where for line, where in secret.items() if line not in public and not PLAIN_LINE.match(line)
+    }
 
 
 def oracle_definitions(files):
@@ -499,7 +504,9 @@ def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
 def recorded_files(exercises, files, root=ROOT):
     """grader/recorded/: the answers of the chosen exercises' public checks, for the kit's grader `files`."""
     recorder = record(exercises, root / "solutions")
-    return {f"grader/recorded/{name}": data for name, data in recorder.files(kit_fingerprint_of(files)).items()}
+    return {
+        f"grader/recorded/{name}": data for name, data in recorder.files(kit_fingerprint_of(files)).items()
+    }
 
 
 def notebook_files(release_dir, notebooks):

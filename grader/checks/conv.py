@@ -241,11 +241,17 @@ def dx_hints(case, x, params, dout):
             "dx is cropped at the wrong place: remove P rows/columns on EVERY side (dx[:, :, P:P + H, P:P + W])",
         ),
         hint_when(
-            lambda: expected("conv.padded_dx", dout, W[:, :, ::-1, ::-1], s, padded_shape)[:, :, p : p + h, p : p + w],
+            lambda: expected("conv.padded_dx", dout, W[:, :, ::-1, ::-1], s, padded_shape)[
+                :, :, p : p + h, p : p + w
+            ],
             "dx uses the flipped kernel: each dout[n, f, i, j] * W[f] (not flipped) goes back onto its window",
         ),
         hint_when(
-            lambda: expected("conv.padded_dx", dout, W, 1, padded_shape)[:, :, p : p + h, p : p + w] if s > 1 else None,
+            lambda: (
+                expected("conv.padded_dx", dout, W, 1, padded_shape)[:, :, p : p + h, p : p + w]
+                if s > 1
+                else None
+            ),
             "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
         ),
     ]
@@ -462,7 +468,8 @@ def pool_forward_hints(case, x):
             "(or at the window's first value), not at 0",
         ),
         hint_when(
-            lambda: expected("conv.avg_pool", x, k, s), "the window mean is taken: max pooling keeps the maximum"
+            lambda: expected("conv.avg_pool", x, k, s),
+            "the window mean is taken: max pooling keeps the maximum",
         ),
         hint_when(lambda: expected("conv.max_pool", x, k, k) if s != k else None, STRIDE_IGNORED),
         hint_when(lambda: expected("conv.max_pool", x, k, 1) if s != 1 else None, STRIDE_IGNORED),
@@ -511,8 +518,13 @@ def pool_backward_hints(case, x, dout):
         return None
 
     return [
-        hint_when(lambda: expected("conv.max_pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED),
-        hint_when(lambda: expected("conv.max_pool_route", x, dout, k, s, place_step=k)[0] if s != k else None, STRIDE_IGNORED),
+        hint_when(
+            lambda: expected("conv.max_pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED
+        ),
+        hint_when(
+            lambda: expected("conv.max_pool_route", x, dout, k, s, place_step=k)[0] if s != k else None,
+            STRIDE_IGNORED,
+        ),
         overwritten,
         non_max,
     ]

@@ -60,7 +60,9 @@ def ce_backward_mistakes(scores, target, dout):
     right = (probs - target) / batch
     labels, c = target.argmax(axis=1), target.shape[1]
     return {
-        "minus_scores": [scale * (probs - scores) / batch for scale in ((dout, 1.0) if dout != 1.0 else (1.0,))],
+        "minus_scores": [
+            scale * (probs - scores) / batch for scale in ((dout, 1.0) if dout != 1.0 else (1.0,))
+        ],
         "no_target": dout * probs / batch,
         "labels_as_onehot": dout * (probs - labels) / batch if batch in (c, 1) else None,
         "ignores_dout": right if dout != 1.0 else None,

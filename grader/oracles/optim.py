@@ -169,6 +169,8 @@ def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
                 visits += 1
                 t = {"call": step, "per_key": visits, "zero": 0, "plus_one": step + 1}[counter]
                 state = states.setdefault(None if shared else key, {})
-                params[key] = update(params[key], np.asarray(step_grads[key], dtype=np.float64), state, t, **hyper)
+                params[key] = update(
+                    params[key], np.asarray(step_grads[key], dtype=np.float64), state, t, **hyper
+                )
             history.append({k: v.copy() for k, v in params.items()})
     return history

@@ -43,7 +43,9 @@ def corpus():
     found = {}
     for entry in collect("BUGS") + collect("ALTERNATIVES"):
         if any(c.exercise == entry.exercise for c in CHECKS):
-            found[entry.name] = outcomes(entry.exercise, as_target(solutions, **{entry.exercise: entry.replacement}))
+            found[entry.name] = outcomes(
+                entry.exercise, as_target(solutions, **{entry.exercise: entry.replacement})
+            )
     return found
 
 
@@ -59,7 +61,11 @@ def kit_functions():
             members = [value] + (list(vars(value).values()) if inspect.isclass(value) else [])
             for member in members:
                 member = getattr(member, "__func__", member)
-                if inspect.isfunction(member) and member.__module__ == module.__name__ and member not in found:
+                if (
+                    inspect.isfunction(member)
+                    and member.__module__ == module.__name__
+                    and member not in found
+                ):
                     found.append(member)
     return found
 
@@ -147,12 +153,20 @@ def transplant():
             continue
         for method in methods:
             key = f"{exercise}.{method}" if method else exercise
-            floor = sum(o[3] for o in outcomes(exercise, as_target(solutions, **{exercise: patched(exercise, method, baseline)})).values())
+            floor = sum(
+                o[3]
+                for o in outcomes(
+                    exercise, as_target(solutions, **{exercise: patched(exercise, method, baseline)})
+                ).values()
+            )
             best, via = floor, None
             for fn in functions:
                 replacement = patched(exercise, method, lambda sig, fn=fn: delegate(fn, sig))
                 with np.errstate(all="ignore"):
-                    got = sum(o[3] for o in outcomes(exercise, as_target(solutions, **{exercise: replacement})).values())
+                    got = sum(
+                        o[3]
+                        for o in outcomes(exercise, as_target(solutions, **{exercise: replacement})).values()
+                    )
                 if got > best:
                     best, via = got, f"{fn.__module__}.{fn.__qualname__}"
             report["methods"][key] = {"baseline": floor, "best": best, "via": via}
