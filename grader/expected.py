@@ -161,6 +161,7 @@ class Recorder(LiveProvider):
             "format": 1,
             "fingerprint": fingerprint,
             "environment": environment or environment_text(),
+            "numpy": np.__version__,
             "values_sha256": hashlib.sha256(values).hexdigest(),
             "entries_sha256": entries_digest(entries),
             "entries": entries,
@@ -240,14 +241,20 @@ class RecordedProvider:
                 f"{values_path} is damaged ({error}): download or export the kit again"
             ) from None
         self.entries, self.environment = entries, index.get("environment", "unknown")
+        self.numpy = index.get("numpy", "")
 
     def answer(self, name, args, kwargs):
         entry = self.entries.get(digest(name, args, kwargs))
         if entry is None or entry[0] != name:
+            here = environment_text()
+            advice = (
+                f"The kit was recorded with {self.environment}; this machine has {here}: install that "
+                f'numpy (pip install "numpy=={self.numpy}"), or ask for a kit exported for yours'
+                if here != self.environment
+                else "Its grader asks for something the recording does not hold: export the kit again"
+            )
             raise RecordedDataError(
-                f"{self.folder / INDEX_FILE} has no recorded answer for {name} on these inputs. The kit was "
-                f"recorded with {self.environment}; this machine has {environment_text()}. Install the "
-                "versions in the kit's requirements.txt, or ask for a kit exported for yours"
+                f"{self.folder / INDEX_FILE} has no recorded answer for {name} on these inputs. {advice}"
             )
         return _unpack(entry[1], self.arrays)
 

@@ -880,7 +880,7 @@ def main(argv=None):
     if not (impl / "__init__.py").is_file():
         parser.error(f"--impl {impl}: not an implementation directory (it needs an __init__.py)")
     try:
-        checks = select_checks(args.exercise)
+        checks = select_checks(args.exercise) if args.exercise else None
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()

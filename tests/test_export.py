@@ -65,7 +65,7 @@ def kit_text_lines(kit_dir):
     found = {}
     for path in sorted(p for p in kit_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(kit_dir).as_posix()
-        if "__pycache__" in rel or rel.startswith(".pytest_cache"):
+        if "__pycache__" in rel or rel.startswith(".pytest_cache") or path.suffix == ".npz":
             continue
         text = path.read_text()
         if path.suffix == ".ipynb":

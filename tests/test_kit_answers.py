@@ -7,6 +7,7 @@ import ast
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,9 @@ def clean_env():
 
 
 def run_in(kit_dir, *args, timeout=600):
+    """Run python in `kit_dir` as a student would there: the kit's folder first on sys.path, no PYTHONPATH."""
     return subprocess.run(
-        [sys.executable, "-I", *args],
+        [sys.executable, *args],
         cwd=kit_dir,
         env=clean_env(),
         capture_output=True,
@@ -44,9 +46,9 @@ def run_in(kit_dir, *args, timeout=600):
     )
 
 
-def probe(kit_dir, mode, tmp_path):
+def probe(kit_dir, mode, tmp_path, *extra):
     out = tmp_path / f"{mode}.json"
-    done = run_in(kit_dir, str(PROBE), mode, str(kit_dir), str(ROOT), str(out), timeout=900)
+    done = run_in(kit_dir, str(PROBE), mode, str(kit_dir), str(ROOT), str(out), *extra, timeout=900)
     assert done.returncode == 0 and out.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -79,7 +81,7 @@ def kit_lines(kit_dir):
     return found
 
 
-PLAIN = {"return out", "return dx", "else:", "pass", ")", "]", "}", "),", "],"}
+PLAIN = re.compile(r"^(return \w+|else:|pass|[)\]}],?)$")
 
 
 def answer_lines():
@@ -99,7 +101,7 @@ def answer_lines():
         start = body[0].lineno - 1 if body else len(lines)
         for line in lines[start:]:
             secret.setdefault(line.strip(), f"oracle {name}")
-    return {k: v for k, v in secret.items() if k not in outside and k not in PLAIN and len(k) > 12}
+    return {k: v for k, v in secret.items() if k not in outside and not PLAIN.match(k) and len(k) > 12}
 
 
 # ----------------------------------------------------------------------------- no answer code
@@ -137,6 +139,7 @@ def test_the_leak_guard_refuses_an_oracle_copied_into_a_check_module(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_delegating_to_the_kits_grader_functions_gains_nothing(full_kit, tmp_path):
     """Every graded method, made to pass its inputs to each function defined in the kit's grader, in turn,
     scores no more than the same method returning its input unchanged."""
@@ -145,6 +148,14 @@ def test_delegating_to_the_kits_grader_functions_gains_nothing(full_kit, tmp_pat
     assert len(report["methods"]) > 40, sorted(report["methods"])
     gained = {k: v for k, v in report["methods"].items() if v["best"] > v["baseline"]}
     assert not gained, gained
+
+
+def test_the_delegation_probe_finds_the_oracles_when_a_kit_ships_them(full_kit, tmp_path):
+    leaky = tmp_path / "leaky-kit"
+    shutil.copytree(full_kit, leaky)
+    shutil.copytree(ROOT / "grader" / "oracles", leaky / "grader" / "oracles")
+    report = probe(leaky, "transplant", tmp_path, "Affine.forward", "Conv2d.forward", "MaxPool2d.forward")
+    assert all(v["best"] > v["baseline"] for v in report["methods"].values()), report
 
 
 # ----------------------------------------------------------------------------- recorded data

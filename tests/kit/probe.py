@@ -1,7 +1,8 @@
 """Run inside an exported kit (its grader first on sys.path): grade with the kit's own recorded data.
 
 python probe.py corpus KIT REPO OUT.json       every corpus entry's public checks -> outcomes
-python probe.py transplant KIT REPO OUT.json   methods delegating to the kit's grader functions -> points
+python probe.py transplant KIT REPO OUT.json [METHOD ...]
+                                               methods delegating to the kit's grader functions -> points
 
 The repository comes last on sys.path, for the reference (`solutions`) and the corpus only;
 `grader` is the kit's. Nothing here is shipped to students.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 mode, kit, repo, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+only = set(sys.argv[5:])
 sys.path[:0] = [str(kit)]
 sys.path.append(str(repo))
 
@@ -78,6 +80,8 @@ def solution_methods():
         lines = source.splitlines()
         tree = ast.parse(source)
         for node in tree.body:
+            if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                continue
             nodes = [(node.name, ""), *[(node.name, m.name) for m in getattr(node, "body", [])
                                          if isinstance(m, ast.FunctionDef)]]  # fmt: skip
             for owner, method in nodes:
@@ -89,21 +93,21 @@ def solution_methods():
     return found
 
 
-def bind(fn, pool):
-    """fn's required arguments from `pool` by name, or None if one is missing."""
+def bind(fn, pool, own):
+    """fn's arguments from `pool` by name, or None if a required one is missing or none is the method's own."""
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return None
     args = {}
     for p in parameters:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
             continue
         if p.name in pool:
             args[p.name] = pool[p.name]
         elif p.default is p.empty:
             return None
-    return args
+    return args if set(args) & own else None
 
 
 def delegate(fn, signature_of):
@@ -116,10 +120,11 @@ def delegate(fn, signature_of):
         if owner is not None:
             pool |= {k: v for k, v in vars(owner).items()}
             pool |= dict(getattr(owner, "params", {}) or {})
-        positional = [v for k, v in pool.items() if k != "self" and k in names]
-        if positional:
-            pool.setdefault("x", positional[0])
-        bound = bind(fn, pool)
+        own = {k for k in pool if k != "self" and k in names}
+        if own:
+            pool.setdefault("x", pool[next(k for k in names if k in own)])
+            own.add("x")
+        bound = bind(fn, pool, own)
         if bound is None:
             raise TypeError("cannot call it")
         return fn(**bound)
@@ -145,14 +150,26 @@ def patched(exercise, method, make):
     return type(exercise, (original,), {method: make(inspect.signature(getattr(original, method)))})
 
 
+def parameter_names(fn):
+    try:
+        return {p.name for p in inspect.signature(fn).parameters.values()}
+    except (TypeError, ValueError):
+        return set()
+
+
 def transplant():
-    functions = kit_functions()
+    functions = [(fn, parameter_names(fn)) for fn in kit_functions()]
     report = {"functions": len(functions), "methods": {}}
     for exercise, methods in solution_methods().items():
         if not any(c.exercise == exercise for c in CHECKS):
             continue
         for method in methods:
             key = f"{exercise}.{method}" if method else exercise
+            if only and key not in only:
+                continue
+            original = getattr(solutions, exercise)
+            own = {p for p in inspect.signature(getattr(original, method) if method else original).parameters}
+            own = (own - {"self"}) | {"x"}
             floor = sum(
                 o[3]
                 for o in outcomes(
@@ -160,7 +177,10 @@ def transplant():
                 ).values()
             )
             best, via = floor, None
-            for fn in functions:
+            print(key, file=sys.stderr, flush=True)
+            for fn, names in functions:
+                if not names & own:  # it could not be handed any of the method's inputs
+                    continue
                 replacement = patched(exercise, method, lambda sig, fn=fn: delegate(fn, sig))
                 with np.errstate(all="ignore"):
                     got = sum(
