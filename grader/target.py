@@ -25,7 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .expected import RecordedDataError
+try:
+    from .expected import RecordedDataError
+except ImportError:  # a sandbox worker has no expected values to ask for
+
+    class RecordedDataError(Exception):
+        pass
 
 
 class Rng:

@@ -210,7 +210,7 @@ def test_hidden_checks_appear_only_as_names_and_points(full_kit):
 def test_kit_grader_files_are_the_repos_and_import_only_what_students_install(full_kit):
     for path in (full_kit / "grader").rglob("*.py"):
         rel = path.relative_to(full_kit)
-        assert path.read_bytes() == (ROOT / rel).read_bytes(), rel
+        assert path.read_bytes() == (ROOT / rel).read_bytes(), rel  # every chapter: nothing left out
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
@@ -324,6 +324,22 @@ def test_first_chapters_kit_is_consistent(first_chapters_kit, tmp_path):
     assert code == 0 and data["score"] == public_points(chosen), output
     workflow = (first_chapters_kit / ".github" / "workflows" / "classroom.yml").read_text()
     assert "-m Conv2d" not in workflow and "-m Affine" in workflow
+
+
+def test_a_kit_holds_only_the_checks_of_the_exercises_it_hands_out(first_chapters_kit):
+    chosen = set(kit.choose_exercises(chapters=FIRST_CHAPTERS))
+    registered, modules = set(), set()
+    for path in (first_chapters_kit / "grader" / "checks").glob("*.py"):
+        modules.add(path.stem)
+        for node in ast.parse(path.read_text()).body:
+            exercise = kit.registered_exercise(node)
+            if exercise is not None:
+                registered.add(exercise)
+    assert registered == chosen
+    assert not modules & {"conv", "optim", "regularization", "network", "init"}, modules
+    for path in (first_chapters_kit / "grader" / "checks").glob("*.py"):  # the rest is the repository's code
+        source = (ROOT / "grader" / "checks" / path.name).read_text()
+        assert path.read_text() == kit.without_other_checks(source, chosen)
 
 
 def test_notebooks_of_whole_chapters_ship_with_the_grader_modules_they_import(tmp_path):

@@ -489,12 +489,43 @@ def leaks(files, root=ROOT):
 
 
 # ----------------------------------------------------------------------------- building the kit
+def registered_exercise(node):
+    """The exercise of a top-level `@check("Exercise", ...)` function, else None."""
+    for decorator in getattr(node, "decorator_list", []):
+        if (
+            isinstance(decorator, ast.Call)
+            and getattr(decorator.func, "id", None) == "check"
+            and decorator.args
+            and isinstance(decorator.args[0], ast.Constant)
+        ):
+            return decorator.args[0].value
+    return None
+
+
+def without_other_checks(source, exercises):
+    """A check module's source without the checks of exercises not in `exercises` (their helpers stay)."""
+    chosen = set(exercises)
+    lines = source.splitlines(keepends=True)
+    drop = set()
+    for node in ast.parse(source).body:
+        exercise = registered_exercise(node)
+        if exercise is not None and exercise not in chosen:
+            first = min(d.lineno for d in node.decorator_list)
+            drop.update(range(first - 1, node.end_lineno))
+    kept = "".join(line for i, line in enumerate(lines) if i not in drop)
+    return re.sub(r"\n{4,}", "\n\n\n", kept)
+
+
 def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
-    """The public grader's modules, the kit's rubric and the hidden checks' manifest."""
-    files = {
-        f"grader/{path.relative_to(grader_dir).as_posix()}": path.read_bytes()
-        for path in public_grader_files(grader_dir, exercises, extra_modules)
-    }
+    """The public grader's modules (check modules with the chosen exercises' checks only), the kit's rubric
+    and the hidden checks' manifest."""
+    files = {}
+    for path in public_grader_files(grader_dir, exercises, extra_modules):
+        rel = path.relative_to(grader_dir)
+        data = path.read_bytes()
+        if rel.parts[0] == "checks" and rel.name != "__init__.py":
+            data = without_other_checks(data.decode(), exercises).encode()
+        files[f"grader/{rel.as_posix()}"] = data
     files["grader/rubric.toml"] = rubric_text(RUBRIC_HEADER, public, exercises, False).encode()
     if hidden:
         files["grader/hidden_checks.toml"] = rubric_text(MANIFEST_HEADER, hidden, exercises, True).encode()
