@@ -20,6 +20,7 @@ from grader.oracles import ORACLES
 from grader.registry import load_rubric
 from grader.results import run_check
 from tests.corpus import collect, target_with
+from tests.test_export import kit_text_lines
 from tools import export as kit
 from tools.record import public_checks
 from tools.regions import find_regions, solution_lines
@@ -67,20 +68,6 @@ def conv_kit(tmp_path_factory):
     return out
 
 
-def kit_lines(kit_dir):
-    """{relative path: stripped lines} of the kit's text files (notebooks by their cells)."""
-    found = {}
-    for path in sorted(p for p in kit_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        rel = path.relative_to(kit_dir).as_posix()
-        if path.suffix in (".npz",):
-            continue
-        text = path.read_text()
-        if path.suffix == ".ipynb":
-            text = "\n".join("".join(c.get("source", "")) for c in json.loads(text).get("cells", []))
-        found[rel] = {line.strip() for line in text.splitlines()}
-    return found
-
-
 PLAIN = re.compile(r"^(return \w+|else:|pass|[)\]}],?)$")
 
 
@@ -111,7 +98,7 @@ def test_the_kit_holds_no_solution_or_oracle_code(full_kit):
     assert sum(v.startswith("solutions") for v in secret.values()) > 100, "too few solution lines to look for"
     found = [
         f"{rel}: {line}  ({secret[line]})"
-        for rel, lines in kit_lines(full_kit).items()
+        for rel, lines in kit_text_lines(full_kit).items()
         for line in lines & secret.keys()
     ]
     assert not found, "answer code in the kit:\n" + "\n".join(sorted(found))

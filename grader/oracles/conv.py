@@ -60,16 +60,20 @@ def db(dout):
     return dout.sum(axis=(0, 2, 3))
 
 
-@oracle
-def max_pool(x, kernel_size, stride):
-    """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
-    k, s = kernel_size, stride
+def _pool(x, k, s, reduce):
+    """reduce(window, axis=(2, 3)) over every K x K window starting at (i*S, j*S)."""
     out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
     out = np.empty((*x.shape[:2], out_h, out_w))
     for i in range(out_h):
         for j in range(out_w):
-            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+            out[:, :, i, j] = reduce(x[:, :, i * s : i * s + k, j * s : j * s + k], axis=(2, 3))
     return out
+
+
+@oracle
+def max_pool(x, kernel_size, stride):
+    """Max over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
+    return _pool(x, kernel_size, stride, np.max)
 
 
 @oracle
@@ -99,9 +103,4 @@ def max_pool_route(x, dout, kernel_size, stride, place_step=None):
 @oracle
 def avg_pool(x, k, s):
     """Average over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
-    out_h, out_w = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
-    out = np.empty((*x.shape[:2], out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].mean(axis=(2, 3))
-    return out
+    return _pool(x, k, s, np.mean)
