@@ -13,6 +13,12 @@ OUTDIR receives
     feedback/<student>.json    the same results in Gradescope's results.json format
     results/<student>.json     everything graded, used to resume
 
+Every entry of SUBMISSIONS gets a row, graded or with the reason it could not be. Names
+are kept as written; the files of a name that is not plain lower-case ASCII carry a hash
+of it (`José~1f0e2d3c4b.txt`, see tools.submissions.file_stem). Cells of the CSV that a
+spreadsheet would run as a formula are escaped with a leading '; the JSON keeps them as
+they are.
+
 Every file is written to a temporary name and renamed into place, so a killed run leaves
 the previous gradebook (or none), never half of one. A re-run grades only submissions that
 are new or changed (or were graded by another version of the grader); --force regrades all.
@@ -29,6 +35,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +50,16 @@ from pathlib import Path
 from grader.registry import RubricEntry, all_checks, load_rubric
 from grader.report import gradescope_results, summary_table
 from grader.results import CheckResult
-from tools.submissions import SubmissionError, content_hash, discover, pack, prepare, safe_extract
+from tools.submissions import (
+    SubmissionError,
+    content_hash,
+    discover,
+    file_stem,
+    pack,
+    prepare,
+    safe_extract,
+    student_name,
+)
 
 KIT_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the grader package
 CHILD_TIMEOUT = 600.0  # without the sandbox: wall-clock seconds for grading one whole submission
@@ -198,7 +214,7 @@ def grade_job(payload, timeout=None, seed=None):
     try:
         with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
             impl = safe_extract(payload, Path(scratch) / "impl")
-            results = grade_directory(impl, timeout, seed)
+            results = [without_paths(r, _folders(impl, "")) for r in grade_directory(impl, timeout, seed)]
     except SubmissionError as error:
         status, problem = "invalid submission", str(error)
         results = unusable_results(problem)
@@ -221,7 +237,8 @@ def write_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as f:
+        # a lone surrogate (from a student's exception message) is written as \udXXX, not an error
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -245,18 +262,69 @@ def check_results(record):
     return [CheckResult(**r) for r in record["results"]]
 
 
+# -- what a student reads names no folder of this machine ----------------------------------
+def _folders(path, shown_as):
+    """(folder, shown as) for `path` as given and resolved."""
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, RuntimeError):
+        resolved = Path(path)
+    return [(str(p).rstrip("/"), shown_as) for p in {Path(path), resolved} if len(str(p)) > 1]
+
+
+def host_folders(record=None):
+    """Folders of this machine that may appear in messages, with what a student reads instead."""
+    pairs = []
+    if record and record.get("submission"):
+        source = Path(record["submission"])
+        pairs += _folders(source, "") + _folders(source.parent, "")
+    pairs += _folders(KIT_ROOT, "")
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        pairs += _folders(prefix, "<python>/")
+    pairs += _folders(tempfile.gettempdir(), "<tmp>/") + _folders(Path.home(), "~/")
+    return sorted(set(pairs), key=lambda pair: -len(pair[0]))
+
+
+def scrub(text, folders):
+    """`text` with every `folder/` written as its replacement, and a bare folder name as `.`."""
+    if not text:
+        return text
+    for folder, shown_as in folders:
+        text = text.replace(folder + "/", shown_as)
+        text = re.sub(re.escape(folder) + r"(?![\w.-])", shown_as.rstrip("/") or ".", text)
+    return text
+
+
+def without_paths(result, folders):
+    """A copy of a CheckResult whose message, hint and notes name none of `folders`."""
+    return dataclasses.replace(
+        result,
+        message=scrub(result.message, folders),
+        hint=scrub(result.hint, folders),
+        notes=[scrub(str(note), folders) for note in result.notes],
+    )
+
+
+def _student_view(record):
+    folders = host_folders(record)
+    results = [without_paths(r, folders) for r in check_results(record)]
+    return results, scrub(record.get("problem") or "", folders)
+
+
 def feedback_text(record):
     """What the student reads: the local grader's report, after any problem with the submission."""
-    text = summary_table(check_results(record))
-    if record.get("problem"):
-        text = f"Your submission could not be graded: {record['problem']}\n\n{text}"
+    results, problem = _student_view(record)
+    text = summary_table(results)
+    if problem:
+        text = f"Your submission could not be graded: {problem}\n\n{text}"
     return text + "\n"
 
 
 def feedback_json(record):
-    data = gradescope_results(check_results(record), record.get("seconds"))
-    if record.get("problem"):
-        data["output"] = f"Your submission could not be graded: {record['problem']}"
+    results, problem = _student_view(record)
+    data = gradescope_results(results, record.get("seconds"))
+    if problem:
+        data["output"] = f"Your submission could not be graded: {problem}"
     return data
 
 
@@ -270,32 +338,40 @@ class Outputs:
         self.gradebook = self.root / "gradebook.csv"
 
     def result_path(self, name):
-        return self.results / f"{name}.json"
+        return self.results / f"{file_stem(name)}.json"
 
     def stored_key(self, name):
         try:
-            return json.loads(self.result_path(name).read_text()).get("key")
+            record = json.loads(self.result_path(name).read_text(encoding="utf-8"))
+            return record.get("key") if record.get("student") == name else None
         except (OSError, ValueError, AttributeError):
             return None
 
     def save(self, record):
         """Feedback first, then the result (the result file marks the submission as done)."""
-        name = record["student"]
-        write_atomic(self.feedback / f"{name}.txt", feedback_text(record))
-        write_atomic(self.feedback / f"{name}.json", json.dumps(feedback_json(record), indent=2))
-        write_atomic(self.result_path(name), json.dumps(record, indent=2))
+        stem = file_stem(record["student"])
+        write_atomic(self.feedback / f"{stem}.txt", feedback_text(record))
+        write_atomic(self.feedback / f"{stem}.json", json.dumps(feedback_json(record), indent=2))
+        write_atomic(self.result_path(record["student"]), json.dumps(record, indent=2))
 
     def records(self):
-        found = []
+        """Every stored record, one per student (the one in the student's own file if two claim a name)."""
+        found = {}
         for path in sorted(self.results.glob("*.json")):
             try:
-                found.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                name = record["student"]
+                if not isinstance(name, str):
+                    raise ValueError("no student name")
+            except (OSError, ValueError, TypeError, KeyError):
                 print(f"warning: skipping unreadable {path}", file=sys.stderr)
-        return found
+                continue
+            if name not in found or path.stem == file_stem(name):
+                found[name] = record
+        return list(found.values())
 
-    def write_gradebook(self, records):
-        write_atomic(self.gradebook, gradebook_csv(records))
+    def write_gradebook(self, records, notes=None):
+        write_atomic(self.gradebook, gradebook_csv(records, notes))
 
 
 def notes_for(record, results):
@@ -319,8 +395,21 @@ def notes_for(record, results):
     return "; ".join(notes)
 
 
-def gradebook_csv(records):
-    """The gradebook as CSV text: one row per student, exercises in curriculum order."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text):
+    """`text` as a spreadsheet shows it, never as a formula: a leading = + - @ gets a '."""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def gradebook_csv(records, notes=None):
+    """The gradebook as CSV text: one row per student, exercises in curriculum order.
+
+    notes: {student: text} added to a row's notes (e.g. a name shared with another entry).
+    """
+    notes = notes or {}
     exercises = list(dict.fromkeys(c.exercise for c in all_checks()))
     for record in records:
         for r in record["results"]:
@@ -336,15 +425,16 @@ def gradebook_csv(records):
         for r in results:
             per_exercise[r.exercise] = per_exercise.get(r.exercise, 0.0) + r.points
         percent = 100 * got / possible if possible else 0.0
+        note = "; ".join(n for n in (notes.get(record["student"]), notes_for(record, results)) if n)
         writer.writerow(
             [
-                record["student"],
+                csv_cell(record["student"]),
                 f"{got:g}",
                 f"{possible:g}",
                 f"{percent:.1f}",
                 *(f"{per_exercise[e]:g}" if e in per_exercise else "" for e in exercises),
-                record["status"],
-                notes_for(record, results),
+                csv_cell(record["status"]),
+                csv_cell(note),
             ]
         )
     return buffer.getvalue()
@@ -416,7 +506,9 @@ def run_dask(tasks, client, cluster, timeout):
     run_id = uuid.uuid4().hex[:8]
     try:
         futures = {
-            client.submit(grade_job, payload, timeout, key=f"grade-{name}-{run_id}", pure=False): name
+            client.submit(
+                grade_job, payload, timeout, key=f"grade-{file_stem(name)}-{run_id}", pure=False
+            ): name
             for name, payload in tasks
         }
         for future in dask_completed(futures):
@@ -448,17 +540,23 @@ def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None,
     fingerprint = grader_fingerprint()
     summary = {"graded": 0, "skipped": 0, "problems": 0, "gone": []}
     tasks, keys, sources = [], {}, {}
-    for submission in submissions:
-        key = hashlib.sha256(f"{content_hash(submission)}:{fingerprint}".encode()).hexdigest()
-        if not force and outputs.stored_key(submission.name) == key:
-            summary["skipped"] += 1
-            continue
-        keys[submission.name], sources[submission.name] = key, str(submission.path)
+    for submission in submissions:  # one entry's problem is its own row, never the batch's
+        name, source, key = submission.name, str(Path(submission.path).absolute()), None
         try:
+            if submission.kind == "invalid":
+                key = _key(f"invalid:{submission.problem}", fingerprint)
+            else:
+                key = _key(content_hash(submission), fingerprint)
+            if not force and outputs.stored_key(name) == key:
+                summary["skipped"] += 1
+                continue
             with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
                 payload = pack(prepare(submission, Path(scratch) / "impl"))
-        except (SubmissionError, OSError, ValueError) as error:
-            problem = str(error) if isinstance(error, SubmissionError) else f"cannot read it: {error}"
+        except Exception as error:  # noqa: BLE001 - unreadable files, broken notebooks, anything
+            if isinstance(error, SubmissionError):
+                problem = str(error)
+            else:
+                problem = f"cannot read it: {type(error).__name__}: {error}"
             record = {
                 "status": "invalid submission",
                 "problem": problem,
@@ -466,10 +564,11 @@ def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None,
                 "engine": "none",
                 "results": [dataclasses.asdict(r) for r in unusable_results(problem)],
             }
-            outputs.save(_finish(record, submission.name, key, sources[submission.name]))
+            outputs.save(_finish(record, name, key, source))
             summary["problems"] += 1
             continue
-        tasks.append((submission.name, payload))
+        keys[name], sources[name] = key, source
+        tasks.append((name, payload))
     if tasks:
         if dask:
             client, cluster = connect_dask(dask, jobs)
@@ -486,9 +585,26 @@ def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None,
     present = {submission.name for submission in everyone}
     records = outputs.records()
     # results of submissions that are no longer in the folder stay on disk, out of the gradebook
-    summary["gone"] = sorted(r.get("student", "?") for r in records if r.get("student") not in present)
-    outputs.write_gradebook([r for r in records if r.get("student") in present])
+    summary["gone"] = sorted(r["student"] for r in records if r["student"] not in present)
+    outputs.write_gradebook([r for r in records if r["student"] in present], shared_name_notes(everyone))
     return summary
+
+
+def _key(content, fingerprint):
+    return hashlib.sha256(f"{content}:{fingerprint}".encode()).hexdigest()
+
+
+def shared_name_notes(submissions):
+    """{student: note} for entries named by their full name because another entry has the same name."""
+    groups = {}
+    for submission in submissions:
+        groups.setdefault(student_name(submission.path), []).append(submission.name)
+    return {
+        name: f"entries {', '.join(names)} have the same name: keep one"
+        for names in groups.values()
+        if len(names) > 1
+        for name in names
+    }
 
 
 def _finish(record, name, key, source):

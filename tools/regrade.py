@@ -13,7 +13,11 @@ and turns the results into points per test cell (`test_<exercise>`, the
 rubric's points of the checks that passed). A submission whose nbgrader score is
 higher than its trusted score is reported; --write stores the trusted score of
 each such test cell in the gradebook as a manual score, which nbgrader's
-exports then use. Exit status: 0 when no score is inflated, 1 when one is, 2 on bad input.
+exports then use. A notebook that cannot be read (not JSON, or a cell whose
+metadata or source has the wrong type) is reported and the others are regraded;
+its trusted score is 0 in every test cell the gradebook holds for it.
+Exit status: 0 when no score is inflated, 1 when one is or a notebook could not
+be read, 2 on bad input.
 """
 
 import argparse
@@ -29,7 +33,7 @@ if __package__ in (None, ""):
 
 from tools.course_cells import exercise_of_grade_id
 from tools.course_config import COURSE_ID
-from tools.notebooks import extract_impl
+from tools.notebooks import NotebookError, extract_impl, read_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +44,7 @@ class NotebookRegrade:
     notebook: str  # the notebook's name without .ipynb
     nbgrader: dict = field(default_factory=dict)  # grade_id -> nbgrader's score (None: not graded)
     trusted: dict = field(default_factory=dict)  # grade_id -> trusted score
+    problem: str = ""  # why the notebook could not be regraded (its trusted scores are then 0)
 
     def inflated_cells(self):
         return [
@@ -84,17 +89,34 @@ def trusted_points(passed, exercise, rubric, checks):
 
 
 def test_cells(notebook_path):
-    """{grade_id: exercise} of the notebook's autograded test cells."""
-    import nbformat
-
-    nb = nbformat.read(str(notebook_path), as_version=4)
+    """{grade_id: exercise} of the notebook's autograded test cells (NotebookError if unreadable)."""
     cells = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        exercise = exercise_of_grade_id(meta.get("grade_id", ""))
-        if meta.get("grade") and not meta.get("solution") and exercise:
-            cells[meta["grade_id"]] = exercise
+    for cell in read_cells(notebook_path):
+        exercise = exercise_of_grade_id(cell.grade_id)
+        if cell.is_test and exercise:
+            cells[cell.grade_id] = exercise
     return cells
+
+
+def recorded_test_cells(gradebook, assignment, notebook, student):
+    """The grade_ids of the test cells nbgrader holds for a submitted notebook."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submitted = gradebook.find_submission_notebook(notebook, assignment, student)
+    except MissingEntry:
+        return []
+    return [g.name for g in submitted.grades if exercise_of_grade_id(g.name)]
+
+
+def regrade_notebook(path, rubric, checks):
+    """{grade_id: trusted points} of one submitted notebook; NotebookError if it cannot be read."""
+    cells = test_cells(path)
+    known = {c.exercise for c in checks}
+    with tempfile.TemporaryDirectory() as tmp:
+        impl = extract_impl([path], Path(tmp) / "impl")
+        passed = check_results(impl, {ex for ex in cells.values() if ex in known})
+    return {gid: trusted_points(passed, ex, rubric, checks) for gid, ex in cells.items()}
 
 
 def nbgrader_scores(gradebook, assignment, notebook, student, grade_ids):
@@ -126,13 +148,18 @@ def regrade(course_root, assignment, write=False, db_url=None):
     with Gradebook(db_url, COURSE_ID) as gradebook:
         for student_dir in sorted(p for p in submitted.iterdir() if (p / assignment).is_dir()):
             for path in sorted((student_dir / assignment).glob("*.ipynb")):
-                cells = test_cells(path)
-                with tempfile.TemporaryDirectory() as tmp:
-                    impl = extract_impl([path], Path(tmp) / "impl")
-                    passed = check_results(impl, set(cells.values()))
                 row = NotebookRegrade(student_dir.name, path.stem)
-                row.trusted = {gid: trusted_points(passed, ex, rubric, checks) for gid, ex in cells.items()}
-                row.nbgrader = nbgrader_scores(gradebook, assignment, path.stem, student_dir.name, cells)
+                try:
+                    row.trusted = regrade_notebook(path, rubric, checks)
+                except NotebookError as error:  # this notebook alone: the others are still regraded
+                    row.problem = str(error)
+                    cells = recorded_test_cells(gradebook, assignment, path.stem, student_dir.name)
+                    row.trusted = dict.fromkeys(cells, 0.0)
+                except Exception as error:  # noqa: BLE001 - the regrade's own failure: reported, nothing written
+                    row.problem = f"the regrade failed: {type(error).__name__}: {error}"
+                row.nbgrader = nbgrader_scores(
+                    gradebook, assignment, path.stem, student_dir.name, row.trusted
+                )
                 if write:
                     for gid in row.inflated_cells():
                         grade = gradebook.find_grade(gid, path.stem, assignment, student_dir.name)
@@ -146,14 +173,19 @@ def report(rows, wrote):
     lines = []
     for row in rows:
         inflated = row.inflated_cells()
-        mark = "INFLATED" if inflated else "ok"
+        mark = "INFLATED" if inflated else ("UNREADABLE" if row.problem else "ok")
         lines.append(
             f"{row.student:<16} {row.notebook:<24} nbgrader {row.nbgrader_total:6g}  trusted {row.trusted_total:6g}  {mark}"
         )
+        if row.problem:
+            lines.append(f"    could not be regraded: {row.problem}")
         for gid in inflated:
             lines.append(f"    {gid}: nbgrader {row.nbgrader[gid]:g} > trusted {row.trusted[gid]:g}")
     flagged = sum(bool(r.inflated_cells()) for r in rows)
     lines.append(f"{len(rows)} notebook(s) regraded, {flagged} with an nbgrader score above the trusted one")
+    unreadable = sum(bool(r.problem) for r in rows)
+    if unreadable:
+        lines.append(f"{unreadable} notebook(s) could not be read: trusted score 0")
     if flagged:
         lines.append("trusted scores written to the gradebook" if wrote else "rerun with --write to apply")
     return "\n".join(lines)
@@ -183,7 +215,7 @@ def main(argv=None):
     if not rows:
         parser.exit(2, f"error: no submitted notebooks of {args.assignment} under {root / 'submitted'}\n")
     print(report(rows, args.write))
-    return 1 if any(r.inflated_cells() for r in rows) else 0
+    return 1 if any(r.inflated_cells() or r.problem for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Find the submissions in a folder and turn each into an implementation directory.
 
 A submissions folder holds one entry per student; the student's name is the entry's
-name without its extension:
+name without its extension, as written (two entries with the same name keep their full
+names, e.g. `alice` and `alice.zip`):
 
     submissions/
       alice/            a directory laid out like exercises/ (or holding one, or its .py files)
@@ -11,10 +12,14 @@ name without its extension:
 
 Nothing here runs student code. Zips are extracted safely (no absolute paths, no `..`,
 no links, capped size and file count); links inside directories are not followed.
-Problems with one submission raise `SubmissionError`, which callers report for that
-student alone.
+A submission holds at most the sandbox's `Limits.submission_bytes` of files, whatever its
+form. Discovery never fails because of one entry: an entry that cannot be used becomes a
+Submission of kind "invalid" with the reason. Problems found later raise
+`SubmissionError`, which callers report for that student alone. No message about a
+submission names a folder of this machine.
 """
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -22,20 +27,31 @@ import re
 import shutil
 import stat
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.sandbox import Limits
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "exercises"  # the stubs: modules a student did not hand in are graded as not implemented
 
-MAX_BYTES = 50 * 1024 * 1024  # total size of one submission's files
+MAX_BYTES = Limits().submission_bytes  # one submission's files, unpacked: the sandbox's own limit
 MAX_FILES = 2000
 IGNORED = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".git"}
+# files at the top of a submissions folder that look like a hand-in the batch cannot use
+NOT_SUPPORTED = {".py", ".ipynb", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
+PLAIN_NAME = re.compile(r"[a-z0-9]([a-z0-9._@+-]{0,62}[a-z0-9])?")
+RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 def _size(n):
     return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n} bytes"
+
+
+def _too_big(max_bytes, what="of files"):
+    return f"more than {_size(max_bytes)} {what} (the limit for one submission)"
 
 
 class SubmissionError(Exception):
@@ -44,22 +60,66 @@ class SubmissionError(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's hand-in. `kind` is "dir", "zip" or "notebooks"."""
+    """One student's hand-in. `kind` is "dir", "zip", "notebooks" or "invalid" (see `problem`)."""
 
     name: str
     path: Path
     kind: str
     notebooks: tuple = field(default=())
+    problem: str = ""
 
 
-# -- discovery ---------------------------------------------------------------------------
+# -- names -------------------------------------------------------------------------------
+def shown(name):
+    """A file name as text: bytes that are not UTF-8 are written as \\xNN (so it can be printed and saved)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def student_name(path):
-    """The student's name for a submission path: its stem, with unsafe characters replaced."""
-    stem = path.stem if path.is_file() else path.name
-    name = re.sub(r"[^A-Za-z0-9._@+-]", "_", stem).strip("._")
-    if not name:
-        raise SubmissionError(f"{path}: cannot make a student name from this file name")
-    return name
+    """The student's name for a submission path, as written: the entry's name without its extension."""
+    path = Path(path)
+    return shown(path.name if path.is_dir() else path.stem)
+
+
+def file_stem(name):
+    """The name of a student's files (results/, feedback/): `name` itself when it is plain lower-case
+    ASCII, else its letters and digits plus a hash of the whole name (`José` -> `José~1f0e...`).
+
+    It depends on `name` alone, so a new student never renames another's files, and two names
+    never share a file, even on case-insensitive or Unicode-normalising file systems.
+    """
+    if PLAIN_NAME.fullmatch(name) and name.split(".")[0] not in RESERVED:
+        return name
+    slug = "".join(c if c.isalnum() or c in "._@+-" else "_" for c in unicodedata.normalize("NFC", name))
+    slug = slug.strip("._-+@")[:40] or "student"
+    return f"{slug}~{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def unique_names(submissions):
+    """`submissions` with distinct names, whatever else is in the folder.
+
+    Entries that share a name are named by their full entry name (`alice` and `alice.zip`);
+    names that still read alike (bytes that are not UTF-8) get a hash of the entry's name.
+    """
+    subs = list(submissions)
+    names = [s.name for s in subs]
+    while True:
+        holders = {}
+        for i, name in enumerate(names):
+            holders.setdefault(name, []).append(i)
+        renamed = False
+        for group in holders.values():
+            for i in group if len(group) > 1 else ():
+                full = shown(subs[i].path.name)
+                renamed |= names[i] != full
+                names[i] = full
+        if not renamed:
+            break
+    counts = {name: names.count(name) for name in names}
+    for i, name in enumerate(names):
+        if counts[name] > 1:
+            names[i] = f"{name}~{hashlib.sha256(os.fsencode(subs[i].path.name)).hexdigest()[:10]}"
+    return [dataclasses.replace(s, name=n) for s, n in zip(subs, names, strict=True)]
 
 
 def _visible(path):
@@ -67,9 +127,16 @@ def _visible(path):
 
 
 def _files(directory):
-    """Regular files under `directory`, skipping links, hidden and cache folders, sorted."""
+    """Regular files under `directory`, skipping links, hidden and cache folders, sorted.
+
+    A folder in it that cannot be read is a SubmissionError (not a silently smaller submission).
+    """
+
+    def unreadable(error):
+        raise SubmissionError(f"cannot read a folder of it ({error.strerror or type(error).__name__})")
+
     found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=unreadable):
         dirnames[:] = sorted(
             d for d in dirnames if _visible(Path(d)) and not os.path.islink(Path(dirpath, d))
         )
@@ -80,23 +147,54 @@ def _files(directory):
     return found
 
 
+def _invalid(path, problem):
+    return Submission(student_name(path), path, "invalid", problem=problem)
+
+
 def _classify(path):
-    """A Submission for one entry of the submissions folder, or None to ignore it."""
+    """A Submission for one entry of the submissions folder, or None to ignore it (a stray file)."""
+    if path.is_symlink():
+        return _invalid(path, "a symbolic link (links are not followed): put the files themselves here")
     if path.is_file():
-        return Submission(student_name(path), path, "zip") if path.suffix.lower() == ".zip" else None
-    if not path.is_dir() or path.is_symlink():
+        suffix = path.suffix.lower()
+        if suffix == ".zip":
+            return Submission(student_name(path), path, "zip")
+        if suffix in NOT_SUPPORTED:
+            return _invalid(path, f"a {suffix} file: hand in a folder or a .zip")
         return None
-    files = _files(path)
+    if not path.is_dir():
+        return None
+    try:
+        files = _files(path)
+    except SubmissionError as error:
+        return _invalid(path, str(error))
     if not files:
-        return None
+        return _invalid(path, "nothing handed in (the folder holds no files)")
     notebooks = tuple(p for p in files if p.suffix == ".ipynb")
     if notebooks and not any(p.suffix == ".py" for p in files):
         return Submission(student_name(path), path, "notebooks", notebooks)
     return Submission(student_name(path), path, "dir")
 
 
+def _entries(folder, skip):
+    for entry in sorted(folder.iterdir()):
+        try:
+            if not _visible(entry) or entry.resolve() in skip:
+                continue
+            submission = _classify(entry)
+        except (OSError, RuntimeError) as error:  # unreadable entries, link loops
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+            submission = _invalid(entry, f"cannot read it ({reason})")
+        if submission is not None:
+            yield submission
+
+
+def _same_name(a, b):
+    return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
+
+
 def discover(folder, only=None, exclude=()):
-    """Every submission in `folder`, sorted by student name.
+    """Every submission in `folder`, sorted by student name; one entry never stops the others.
 
     Args:
         folder: the submissions folder (or an nbgrader course root with `submitted/`).
@@ -117,27 +215,20 @@ def discover(folder, only=None, exclude=()):
             f"{folder} is one implementation directory; pass the folder that holds one submission per student"
         )
     skip = {Path(p).resolve() for p in exclude}
-    found = {}
-    for entry in sorted(folder.iterdir()):
-        if not _visible(entry) or entry.resolve() in skip:
-            continue
-        submission = _classify(entry)
-        if submission is None:
-            continue
-        if submission.name in found:
-            other = found[submission.name].path.name
-            raise SubmissionError(f"two submissions for {submission.name}: {other} and {entry.name}")
-        found[submission.name] = submission
+    try:
+        found = unique_names(_entries(folder, skip))
+    except OSError as error:
+        raise SubmissionError(f"{folder}: cannot list it ({error.strerror})") from None
     if not found:
         raise SubmissionError(
             f"no submissions in {folder}: expected one directory, .zip or nbgrader student folder per student"
         )
     if only:
-        unknown = sorted(set(only) - set(found))
+        unknown = sorted(n for n in set(only) if not any(_same_name(n, s.name) for s in found))
         if unknown:
             raise SubmissionError(f"no submission named {', '.join(unknown)} in {folder}")
-        found = {name: found[name] for name in only}
-    return [found[name] for name in sorted(found)]
+        found = [s for s in found if any(_same_name(n, s.name) for n in only)]
+    return sorted(found, key=lambda s: s.name)
 
 
 def content_hash(submission):
@@ -189,7 +280,7 @@ def safe_extract(zip_source, dest, max_bytes=MAX_BYTES, max_files=MAX_FILES):
             if reason:
                 raise SubmissionError(f"{Path(str(label)).name}: refused {info.filename!r}: {reason}")
         if sum(i.file_size for i in infos) > max_bytes:
-            raise SubmissionError(f"{Path(str(label)).name}: more than {_size(max_bytes)} when unpacked")
+            raise SubmissionError(f"{Path(str(label)).name}: {_too_big(max_bytes, 'when unpacked')}")
         dest = Path(dest)
         written = 0
         for info in infos:
@@ -201,7 +292,7 @@ def safe_extract(zip_source, dest, max_bytes=MAX_BYTES, max_files=MAX_FILES):
                         written += len(chunk)
                         if written > max_bytes:
                             raise SubmissionError(
-                                f"{Path(str(label)).name}: more than {_size(max_bytes)} when unpacked"
+                                f"{Path(str(label)).name}: {_too_big(max_bytes, 'when unpacked')}"
                             )
                         out.write(chunk)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
@@ -212,11 +303,15 @@ def safe_extract(zip_source, dest, max_bytes=MAX_BYTES, max_files=MAX_FILES):
 
 
 # -- building the implementation directory -----------------------------------------------------
-def _copy_files(files, base, dest, max_bytes=MAX_BYTES, max_files=MAX_FILES):
+def _check_size(files, max_bytes=MAX_BYTES, max_files=MAX_FILES):
     if len(files) > max_files:
-        raise SubmissionError(f"{base.name}: more than {max_files} files")
+        raise SubmissionError(f"more than {max_files} files (the limit for one submission)")
     if sum(p.stat().st_size for p in files) > max_bytes:
-        raise SubmissionError(f"{base.name}: more than {_size(max_bytes)} of files")
+        raise SubmissionError(_too_big(max_bytes))
+
+
+def _copy_files(files, base, dest, max_bytes=MAX_BYTES, max_files=MAX_FILES):
+    _check_size(files, max_bytes, max_files)
     for path in files:
         target = dest / path.relative_to(base)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -256,6 +351,8 @@ def assemble(upload, dest, template=TEMPLATE):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SubmissionError(f"more than one copy of {', '.join(duplicates)} in the upload")
+    stubs = [p for p in sorted(Path(template).glob("*.py")) if p.name not in names]
+    _check_size(stubs + matching)
     _copy_files(sorted(Path(template).glob("*.py")), Path(template), dest)
     for path in matching:
         shutil.copyfile(path, dest / path.name)
@@ -264,16 +361,19 @@ def assemble(upload, dest, template=TEMPLATE):
 
 def _notebooks_to_impl(notebooks, dest):
     try:
-        from tools.notebooks import extract_impl
+        from tools.notebooks import NotebookError, extract_impl
     except ImportError as error:
         raise SubmissionError(
             f"nbgrader notebook submissions are not supported by this installation ({error}; "
-            "they need tools/notebooks.py and nbformat)"
+            "they need tools/notebooks.py)"
         ) from None
+    _check_size(list(notebooks))
     try:
         made = extract_impl([str(p) for p in notebooks], str(dest))
-    except (ValueError, OSError, SyntaxError) as error:
-        raise SubmissionError(f"cannot read the notebooks: {error}") from None
+    except NotebookError as error:  # names the notebook and the cell
+        raise SubmissionError(str(error)) from None
+    except (ValueError, OSError, SyntaxError, RecursionError, MemoryError) as error:
+        raise SubmissionError(f"cannot read the notebooks ({type(error).__name__})") from None
     impl = Path(made) if isinstance(made, (str, Path)) else Path(dest)
     if not (impl / "__init__.py").is_file():
         raise SubmissionError("no implementation could be extracted from the notebooks")
@@ -283,13 +383,17 @@ def _notebooks_to_impl(notebooks, dest):
 def prepare(submission, dest, template=TEMPLATE):
     """Build the implementation directory of `submission` at `dest` (which must not exist); return it."""
     dest = Path(dest)
+    if submission.kind == "invalid":
+        raise SubmissionError(submission.problem)
     with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
         if submission.kind == "zip":
-            upload = safe_extract(submission.path, Path(scratch) / "unzipped")
-            return assemble(upload, dest, template)
-        if submission.kind == "notebooks":
-            return _notebooks_to_impl(submission.notebooks, dest)
-        return assemble(submission.path, dest, template)
+            impl = assemble(safe_extract(submission.path, Path(scratch) / "unzipped"), dest, template)
+        elif submission.kind == "notebooks":
+            impl = _notebooks_to_impl(submission.notebooks, dest)
+        else:
+            impl = assemble(submission.path, dest, template)
+    _check_size(_files(impl))  # what the sandbox will copy: the same limit, so it never refuses
+    return impl
 
 
 def prepare_upload(upload, dest, template=TEMPLATE):
