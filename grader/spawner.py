@@ -6,7 +6,9 @@
 Starting Python and importing numpy takes a few tenths of a second; forking a process
 that already did takes a few milliseconds. The fork server is started by this process
 (one per grading process, re-made after a fork), holds no secret (it only ever sees the
-runtime files and worker configs) and dies with this process.
+runtime files and worker configs) and dies with this process. It says what isolation
+works here: `namespaces`, `cgroup` (a cgroup v2 per worker, under NNKIT_CGROUP or a
+cgroup of ours that delegates memory and pids) and `filter` (the seccomp filter).
 """
 
 import atexit
@@ -94,6 +96,8 @@ class Spawner:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             with theirs:
                 env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **dict.fromkeys(THREAD_VARIABLES, "1")}
+                if os.environ.get("NNKIT_CGROUP"):  # a cgroup v2 directory the host delegated to the grader
+                    env["NNKIT_CGROUP"] = os.environ["NNKIT_CGROUP"]
                 command = [
                     sys.executable,
                     "-I",
@@ -122,6 +126,10 @@ class Spawner:
             if not isinstance(hello, dict):
                 raise SpawnError("the sandbox fork server did not start (no hello)")
             self.namespaces = bool(hello.get("namespaces"))
+            self.cgroup = bool(hello.get("cgroup"))  # each worker in a cgroup: memory and processes summed
+            self.filter = bool(
+                hello.get("filter")
+            )  # the seccomp filter: no keyrings; no children without a cgroup
         except BaseException:
             self.close()
             raise
