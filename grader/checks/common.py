@@ -7,7 +7,7 @@ import numpy as np
 
 from ..contract import need
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
-from ..expected import expected
+from ..expected import expected, provider
 from ..results import CheckFailure
 
 SEED = 20261123  # batch grading may replace it with a per-run secret
@@ -16,6 +16,12 @@ SEED = 20261123  # batch grading may replace it with a per-run secret
 def data_rng(k=0):
     """The grader's own random numbers (never the student's)."""
     return np.random.default_rng(SEED + k)
+
+
+def judged_by_grader():
+    """Whether live oracles answer (not a student kit nor its recording): learning checks then also
+    judge the weights a student's fit learned with the grader's own forward or predict."""
+    return provider().kind == "live"
 
 
 def spread(rng, shape, low=0.1, high=2.0):

@@ -5,6 +5,7 @@ Expected values, and the known-wrong values the hints name, come from the oracle
 gradient_descent are in grader/checks/handed.py (named there by the oracles).
 """
 
+import itertools
 import warnings
 
 import numpy as np
@@ -84,7 +85,7 @@ def step_values(t):
 
 @check("step", "dtype")
 def step_dtype(t):
-    x = np.array([-1.5, 0.5, 2.0, -0.25])
+    x = spread(data_rng(201), (4,), 0.25, 2.0)
     got = np.asarray(call(t, "step", x))
     if not np.issubdtype(got.dtype, np.integer):
         kind = "booleans" if got.dtype == bool else f"{got.dtype} values"
@@ -95,7 +96,12 @@ def step_dtype(t):
 
 
 # ----------------------------------------------------------------------------- sigmoid, relu, tanh
-BIG = np.array([-1000.0, -800.0, -40.0, -0.5, 0.0, 0.5, 40.0, 800.0, 1000.0])
+def big_values():
+    """0 and, with both signs, one value near each of 1000, 800, 40 and 0.5, sorted: exp(|x|) overflows for two."""
+    rng = data_rng(205)
+    sizes = np.array([rng.uniform(*r) for r in [(950, 1000), (750, 880), (30, 50), (0.25, 0.75)]])
+    return np.sort(np.concatenate([-sizes, [0.0], sizes]))
+
 
 SIGMOID_OVERFLOW = (
     "sigmoid overflows in exp for x around -1000 (1 / (1 + exp(-x)) computes exp(1000)): "
@@ -123,12 +129,13 @@ def check_stable(t, name, oracle, advice, hints=()):
 
     hints: functions of x giving hints for wrong values, as for check_elementwise.
     """
-    got, warned = call_quietly(t, name, BIG)
-    given = "x = [-1000, -800, -40, -0.5, 0, 0.5, 40, 800, 1000]"
+    big = big_values()
+    got, warned = call_quietly(t, name, big)
+    given = f"x = [{', '.join(f'{v:.4g}' for v in big)}]"
     not_finite = lambda g, e: None if np.all(np.isfinite(g)) else advice  # noqa: E731
     with np.errstate(over="ignore"):
-        value_hints = [h(BIG) for h in hints]
-    expect_array(got, expected(oracle, BIG), f"{name}(x)", given, hints=[not_finite, *value_hints])
+        value_hints = [h(big) for h in hints]
+    expect_array(got, expected(oracle, big), f"{name}(x)", given, hints=[not_finite, *value_hints])
     if warned:
         raise CheckFailure(f"{name}(x) warned ({'; '.join(warned)}) for {given}", hint=advice)
 
@@ -307,9 +314,20 @@ def ce_mistakes(y, labels):
 def ce_cases(rng):
     """(y, labels): a square case first (mixed-up label conventions go unnoticed by shape there).
 
-    Its labels repeat a class and miss another, so an argmax of one-hot rows over the wrong axis differs.
+    Its labels repeat a class and miss another, so an argmax of one-hot rows over the wrong axis differs;
+    drawn again until that mistake and int labels used as one-hot each give a loss of their own.
     """
-    cases = [(probabilities(rng, 4, 4), np.array([2, 0, 0, 3]))]
+    while True:
+        y, labels = probabilities(rng, 4, 4), rng.permutation(4)
+        labels[rng.integers(1, 4)] = labels[0]
+        losses = [
+            expected("functions.cross_entropy", y, labels),
+            expected("functions.cross_entropy", y, np.eye(4)[labels].argmax(axis=0)),
+            expected("functions.wrong_cross_entropies", y, labels)["labels_as_one_hot"],
+        ]
+        if all(abs(a - b) > 0.05 * abs(a) for a, b in itertools.combinations(losses, 2)):
+            break
+    cases = [(y, labels)]
     return cases + [(probabilities(rng, n, c), rng.integers(0, c, n)) for n, c in [(3, 5), (6, 2), (1, 3)]]
 
 
@@ -329,9 +347,10 @@ def cross_entropy_labels(t):
         given = given_shapes(y=y) + f", int labels t of shape {labels.shape}"
         want = expected("functions.cross_entropy", y, labels)
         expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
-    y, label = probabilities(data_rng(231), 1, 4)[0], 2
+    rng = data_rng(231)
+    y, label = probabilities(rng, 1, 4)[0], int(rng.integers(0, 4))
     got = call(t, "cross_entropy", y, label)
-    given = given_shapes(y=y) + ", a single int label t = 2"
+    given = given_shapes(y=y) + f", a single int label t = {label}"
     expect_number(
         got, expected("functions.cross_entropy", y, label), "cross_entropy(y, t)", given, tol=CE_TOL
     )
@@ -357,27 +376,33 @@ def cross_entropy_one_hot(t):
         given = given_shapes(y=y) + f", one-hot t of shape {one_hot.shape} ({one_hot.dtype})"
         want = expected("functions.cross_entropy", y, labels)
         expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
-    y = probabilities(data_rng(233), 1, 4)[0]
-    got = call(t, "cross_entropy", y, np.eye(4)[1])
+    rng = data_rng(233)
+    y, label = probabilities(rng, 1, 4)[0], int(rng.integers(0, 4))
+    got = call(t, "cross_entropy", y, np.eye(4)[label])
     given = given_shapes(y=y) + ", a one-hot t of shape (4,)"
-    expect_number(got, expected("functions.cross_entropy", y, 1), "cross_entropy(y, t)", given, tol=CE_TOL)
+    expect_number(
+        got, expected("functions.cross_entropy", y, label), "cross_entropy(y, t)", given, tol=CE_TOL
+    )
 
 
 @check("cross_entropy", "zero_probability")
 def cross_entropy_zero_probability(t):
     rng = data_rng(234)
-    y, labels = probabilities(rng, 3, 4), np.array([0, 3, 1])
-    y[1, 0], y[1, 3] = 0.0, y[1, 3] + y[1, 0]  # a wrong class with probability exactly 0
+    y, labels = probabilities(rng, 3, 4), rng.integers(0, 4, 3)
+    true, others = labels[1], rng.permutation([c for c in range(4) if c != labels[1]])
+    zero = others[0]
+    y[1, zero], y[1, true] = 0.0, y[1, true] + y[1, zero]  # a wrong class with probability exactly 0
     nonfinite = lambda got, exp: None if np.all(np.isfinite(got)) else LOG_ZERO  # noqa: E731
     for name, target in (("int labels", labels), ("one-hot", np.eye(4)[labels])):
-        given = given_shapes(y=y) + f", {name} t; y[1, 0] = 0 (a wrong class)"
+        given = given_shapes(y=y) + f", {name} t; y[1, {zero}] = 0 (a wrong class)"
         got = call(t, "cross_entropy", y, target)
         hints = [nonfinite] + ce_mistakes(y, labels)
         want = expected("functions.cross_entropy", y, labels)
         expect_number(got, want, "cross_entropy(y, t)", given, tol=CE_TOL, hints=hints)
     # the true class of sample 1 gets probability exactly 0: a large but finite loss
     y0 = y.copy()
-    y0[1, :] = [0.5, 0.5, 0.0, 0.0]
+    y0[1, :] = 0.0
+    y0[1, others[1:]] = 0.5
     floor = expected("functions.cross_entropy", np.where(y0 > 0, y0, 0.01), labels)
     for name, target in (("int labels", labels), ("one-hot", np.eye(4)[labels])):
         got = call(t, "cross_entropy", y0, target)

@@ -174,11 +174,14 @@ def large_score_cases():
     rng = data_rng(330)
     near = 1000.0 + rng.uniform(-3, 3, (4, 5))
     low = -1000.0 + rng.uniform(-3, 3, (3, 4))
-    one_huge = np.array([[1000.0, 0.0, 0.0], [0.0, -5.0, 1200.0], [3.0, 1.0, 2.0], [-2.0, 900.0, 1.0]])
+    near_labels, low_labels = rng.integers(0, 5, 4), rng.integers(0, 4, 3)
+    one_huge, huge_labels = rng.uniform(-5, 5, (4, 3)), rng.integers(0, 3, 4)
+    for row in (0, 1, 3):  # row 2 keeps ordinary scores
+        one_huge[row, huge_labels[row]] = rng.uniform(900, 1200)
     return [
-        (near, rng.integers(0, 5, 4), OVERFLOW_HINT),
-        (low, rng.integers(0, 4, 3), OVERFLOW_HINT),
-        (one_huge, np.array([0, 2, 1, 1]), LOG_ZERO_HINT),
+        (near, near_labels, OVERFLOW_HINT),
+        (low, low_labels, OVERFLOW_HINT),
+        (one_huge, huge_labels, LOG_ZERO_HINT),
     ]
 
 
@@ -228,21 +231,25 @@ def overflows(t):
 
 @check("SoftmaxCrossEntropy", "confident_wrong")
 def softmax_ce_confident_wrong(t):
-    scores = np.array([[1000.0, 0.0], [0.0, 1000.0], [0.5, -0.5]])
-    labels = np.array([1, 1, 0])  # row 0 is confidently wrong and costs 1000
-    given = "scores [[1000, 0], [0, 1000], [0.5, -0.5]] with labels [1, 1, 0] (row 0 is confidently wrong)"
+    rng = data_rng(335)
+    high, small = rng.integers(900, 1101, 2).astype(float), np.round(rng.uniform(-1, 1, 4), 2)
+    scores = np.array([[high[0], small[0]], [small[1], high[1]], small[2:]])
+    labels = np.array([1, 1, int(rng.integers(0, 2))])  # row 0 is confidently wrong and costs about high[0]
+    row, cost = f"[{high[0]:g}, {small[0]:g}]", f"{high[0] - small[0]:.0f}"
+    shown = ", ".join(f"[{a:g}, {b:g}]" for a, b in scores)
+    given = f"scores [{shown}] with labels {labels.tolist()} (row 0 is confidently wrong)"
     not_finite = (
         OVERFLOW_HINT
         if overflows(t)
         else (
-            "log(0): the true class of a confidently wrong row (scores [1000, 0], label 1) gets p = 0 and "
+            f"log(0): the true class of a confidently wrong row (scores {row}, label 1) gets p = 0 and "
             "-log(0) = inf (and 0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max))): "
-            "that row's loss must be about 1000"
+            f"that row's loss must be about {cost}"
         )
     )
     capped = (
-        "log(p + eps) caps the loss of a confidently wrong row near -log(eps); its loss must be about "
-        "1000: compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+        f"log(p + eps) caps the loss of a confidently wrong row near -log(eps); its loss must be about "
+        f"{cost}: compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
     )
     hints = [
         nan_or_inf(not_finite),

@@ -18,7 +18,16 @@ from ..expected import RecordedDataError, UnknownOracle, expected
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout
 from ..target import Rng
-from .common import data_rng, expected_gradients, make, make_with_params, remembered
+from . import common
+from .common import (
+    data_rng,
+    expected_gradients,
+    judged_by_grader,
+    make,
+    make_with_params,
+    remembered,
+    spread,
+)
 
 FIT_TOL = 1e-6  # relative error allowed on the weights after a few SGD steps
 HISTORY_TOL = 1e-4  # on the recorded losses (a loss written as log(p + eps) stays within it)
@@ -44,11 +53,18 @@ def out_shape(spec, n):
 
 
 # ----------------------------------------------------------------------------- prerequisites
+# The sanity tests draw their values and sizes from the grader's seed, like every other check:
+# a part that is wrong elsewhere cannot pass them by recognising their inputs.
+def sanity_sizes(rng, count):
+    return [int(v) for v in rng.integers(2, 6, count)]
+
+
 def sanity_affine(t):
-    rng = np.random.default_rng(1)
-    x, W, b, dout = (rng.standard_normal(s) for s in [(4, 3), (3, 2), (2,), (4, 2)])
+    rng = data_rng(4400)
+    n, d, m = sanity_sizes(rng, 3)
+    x, W, b, dout = (rng.standard_normal(s) for s in [(n, d), (d, m), (m,), (n, m)])
     out, dx, dW, db = expected("network.affine_layer", x, W, b, dout)
-    layer = make_with_params(t, "Affine", {"W": W, "b": b}, 3, 2, rng=Rng(0))
+    layer = make_with_params(t, "Affine", {"W": W, "b": b}, d, m, rng=Rng(0))
     expect_array(layer.call("forward", x), out, "Affine.forward output")
     for _ in range(2):  # a second backward must not accumulate
         expect_array(layer.call("backward", dout), dx, "Affine.backward: dx")
@@ -57,11 +73,12 @@ def sanity_affine(t):
         expect_array(grads.get("b"), db, "Affine.backward: grads['b']")
 
 
-def sanity_elementwise(name):
+def sanity_elementwise(name, k):
     def run(t):
-        rng = np.random.default_rng(2)
-        x = rng.uniform(0.2, 2.0, (3, 4)) * rng.choice([-1.0, 1.0], (3, 4))
-        dout = rng.standard_normal((3, 4))
+        rng = data_rng(k)
+        shape = tuple(sanity_sizes(rng, 2))
+        x = spread(rng, shape, 0.2, 2.0)
+        dout = rng.standard_normal(shape)
         out, dx = expected("network.elementwise_layer", name, x, dout)
         layer = make(t, name)
         expect_array(layer.call("forward", x), out, f"{name}.forward output")
@@ -71,8 +88,9 @@ def sanity_elementwise(name):
 
 
 def sanity_softmax_ce(t):
-    rng = np.random.default_rng(3)
-    scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    rng = data_rng(4403)
+    n, c = sanity_sizes(rng, 2)
+    scores, labels = rng.standard_normal((n, c)), rng.integers(0, c, n)
     loss, dscores = expected("network.ce_loss_and_grad", scores, labels)
     layer = make(t, "SoftmaxCrossEntropy")
     expect_number(layer.call("forward", scores, labels), loss, "SoftmaxCrossEntropy.forward loss", tol=1e-5)
@@ -80,18 +98,20 @@ def sanity_softmax_ce(t):
 
 
 def sanity_sgd(t):
-    rng = np.random.default_rng(4)
-    w, g = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
-    after = expected("network.sgd_step", w, g, 0.1)
+    rng = data_rng(4404)
+    shape = tuple(sanity_sizes(rng, 2))
+    w, g = rng.standard_normal((2, *shape))
+    lr = float(rng.choice([0.05, 0.1, 0.2, 0.5]))
+    after = expected("network.sgd_step", w, g, lr)
     params, grads = t.put({"W": w}, "params"), t.put({"W": g}, "grads")
-    make(t, "SGD", lr=0.1).run("step", params, grads)
+    make(t, "SGD", lr=lr).run("step", params, grads)
     expect_array(params.fetch().get("W"), after, "SGD.step: params['W'] after one step")
 
 
 SANITY = {
     "Affine": sanity_affine,
-    "Tanh": sanity_elementwise("Tanh"),
-    "Relu": sanity_elementwise("Relu"),
+    "Tanh": sanity_elementwise("Tanh", 4401),
+    "Relu": sanity_elementwise("Relu", 4402),
     "SoftmaxCrossEntropy": sanity_softmax_ce,
     "SGD": sanity_sgd,
 }
@@ -99,7 +119,7 @@ SANITY = {
 
 def sanity_problem(t, name):
     """None if the basic test of part `name` passes, else what went wrong (remembered per target)."""
-    memory, key = remembered(t), ("sanity", name)
+    memory, key = remembered(t), ("sanity", name, common.SEED)
     if key not in memory:
         try:
             SANITY[name](t)
@@ -415,10 +435,12 @@ def sequential_fit_shuffle(t):
 
     overall = mean_loss(np.arange(n))
     in_order = sorted(mean_loss(np.arange(s, s + batch_size)) for s in range(0, n, batch_size))
-    runs = []
+    runs, seed = [], int(data_rng(4609).integers(2**31))  # the student's generator, seeded by the grader
     for _ in range(2):
         net, _ = build_net(t, FIT_NET, params)
-        got = fit_with_sgd(t, net, X, y, 0.0, epochs=epochs, batch_size=batch_size, shuffle=True, rng=Rng(5))
+        got = fit_with_sgd(
+            t, net, X, y, 0.0, epochs=epochs, batch_size=batch_size, shuffle=True, rng=Rng(seed)
+        )
         runs.append(fit_losses(got, n, batch_size, epochs))
     given = f"N = {n}, batch_size={batch_size}, epochs={epochs}, shuffle=True, SGD(lr=0) so the weights stay fixed"
     for e in range(epochs):
@@ -437,43 +459,92 @@ def sequential_fit_shuffle(t):
             )
     if not np.allclose(runs[0], runs[1], rtol=1e-12):
         raise CheckFailure(
-            f"Sequential.fit: two runs with rng=np.random.default_rng(5) gave different losses ({given})",
+            f"Sequential.fit: two runs with rng=np.random.default_rng({seed}) gave different losses ({given})",
             hint="draw the order from the rng argument (rng.permutation), not from np.random",
         )
 
 
 # ----------------------------------------------------------------------------- learning
-# Convergence uses fixed seeds of its own (not the grader's per-run seed): it must never be flaky.
+# The starting weights, the order of the samples and the digits' split come from the grader's
+# seed like every other input (bench/learning_seeds.py: the reference and the corpus's correct
+# variants learn on every one of hundreds of seeds). The gates' inputs are fixed by definition
+# and the digits file is public, so in live grading the weights fit leaves in the student's
+# layers are also scored with the grader's own forward: a forward that looks its inputs up
+# gains nothing. A student kit has no oracle to run that forward; there the student's forward scores.
 GATES = ("AND", "OR", "NAND")  # their labels are the truth tables of the oracle "perceptron.truth_tables"
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+NOT_THE_LAYERS = (
+    "your forward's scores are not those of the weights in your layers: forward must run self.layers, "
+    "and fit must train the layers given to Sequential (their own params arrays), not copies"
+)
 
 
-def train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test=None, y_test=None):
-    """Fit a Sequential of the student's layers with SGD; (accuracy on the test data, losses)."""
-    net, _ = build_net(t, spec, params)
+def trained_params(spec, layers):
+    """The Affine layers' params after fit, read from the layers, with the shapes of `spec` (a flat dict)."""
+    found = {}
+    for i, ((kind, *dims), layer) in enumerate(zip(spec, layers, strict=True)):
+        if kind != "Affine":
+            continue
+        params = layer.get("params")
+        for key, shape in (("W", tuple(dims)), ("b", (dims[1],))):
+            value = params.get(key) if isinstance(params, dict) else None
+            if not isinstance(value, np.ndarray) or value.shape != shape:
+                raise CheckFailure(
+                    f"after Sequential.fit, layer {i} params[{key!r}] has shape {np.shape(value)}, expected {shape}",
+                    hint="the optimizer updates the layers' own params arrays in place: keep their shapes",
+                )
+            found[f"{i}.{key}"] = value.astype(float)
+    return found
+
+
+def train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test, y_test):
+    """Fit a Sequential of the student's layers with SGD; (accuracy on the test data, losses, note).
+
+    The accuracy is the student's forward's; in live grading it is at most the grader's forward's
+    on the weights fit left in the layers, and `note` says so when that is lower.
+    """
+    net, layers = build_net(t, spec, params)
     losses = fit_with_sgd(t, net, X, y, lr, epochs=epochs, batch_size=batch_size, shuffle=False)
-    X_test, y_test = (X, y) if X_test is None else (X_test, y_test)
+    trained = trained_params(spec, layers)
     scores = net.call("forward", X_test)
     if not isinstance(scores, np.ndarray) or scores.shape != (len(X_test), spec[-1][2]):
         raise CheckFailure(
             f"Sequential.forward returned {type(scores).__name__} of shape {np.shape(scores)}, expected {(len(X_test), spec[-1][2])}"
         )
-    return float(np.mean(scores.argmax(axis=1) == y_test)), losses
+    accuracy, note = float(np.mean(scores.argmax(axis=1) == y_test)), ""
+    if judged_by_grader():
+        theirs = expected("network.forward", X_test, spec, **trained)
+        weights = float(np.mean(theirs.argmax(axis=1) == y_test))
+        if weights < accuracy:
+            note = f" (the weights in your layers, through the grader's forward; your forward scores {accuracy:.1%})"
+            accuracy = weights
+    return accuracy, losses, note
 
 
-def learning_failure(what, accuracy, needed, losses, setup):
+def learning_failure(what, accuracy, needed, losses, setup, note=""):
     try:
         curve = np.asarray(losses, dtype=float).ravel()
         trend = f"; the loss went from {curve[0]:.3g} to {curve[-1]:.3g}" if curve.size else ""
         stuck = curve.size > 1 and not curve[-1] < 0.9 * curve[0]
     except (TypeError, ValueError):
         trend, stuck = "", False
+    if note:
+        hint = NOT_THE_LAYERS
+    elif stuck:
+        hint = "the loss does not go down: does fit call optimizer.step(self.params, self.grads) after self.backward?"
+    else:
+        hint = "check that fit passes loss.backward() to self.backward and steps after every mini-batch"
     raise CheckFailure(
-        f"Sequential.fit did not learn {what}: accuracy {accuracy:.1%} (needs {needed:.0%}) after {setup}{trend}",
-        hint="the loss does not go down: does fit call optimizer.step(self.params, self.grads) after self.backward?"
-        if stuck
-        else "check that fit passes loss.backward() to self.backward and steps after every mini-batch",
+        f"Sequential.fit did not learn {what}: accuracy {accuracy:.1%}{note} (needs {needed:.0%}) "
+        f"after {setup}{trend}",
+        hint=hint,
     )
+
+
+def gate_data(table, rng):
+    """The four inputs of a gate and its labels, in an order drawn from `rng`."""
+    order = rng.permutation(len(GATE_INPUTS))
+    return GATE_INPUTS[order], np.array(table)[order]
 
 
 @check("Sequential", "learns_gates", timeout=60)
@@ -483,14 +554,15 @@ def sequential_learns_gates(t):
     epochs, lr = 200, 1.0
     tables = expected("perceptron.truth_tables")
     for k, gate in enumerate(GATES):
-        params = random_params(spec, np.random.default_rng(10 + k), scale=1.0)
-        y = np.array(tables[gate])
-        accuracy, losses = train_and_score(t, spec, params, GATE_INPUTS, y, lr, epochs, 4)
+        rng = data_rng(4610 + k)
+        params = random_params(spec, rng, scale=1.0)
+        X, y = gate_data(tables[gate], rng)
+        accuracy, losses, note = train_and_score(t, spec, params, X, y, lr, epochs, 4, X, y)
         if accuracy < 1.0:
             setup = (
                 f"{epochs} epochs of full-batch SGD(lr={lr}) on {spec_text(spec)} from the grader's weights"
             )
-            learning_failure(f"the {gate} gate", accuracy, 1.0, losses, setup)
+            learning_failure(f"the {gate} gate", accuracy, 1.0, losses, setup, note)
 
 
 @check("Sequential", "learns_xor", timeout=60)
@@ -498,20 +570,22 @@ def sequential_learns_xor(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     spec = [("Affine", 2, 8), ("Tanh",), ("Affine", 8, 2)]
     epochs, lr = 300, 1.0
-    params = random_params(spec, np.random.default_rng(20), scale=1.0)
-    y = np.array(expected("perceptron.truth_tables")["XOR"])
-    accuracy, losses = train_and_score(t, spec, params, GATE_INPUTS, y, lr, epochs, 4)
+    rng = data_rng(4620)
+    params = random_params(spec, rng, scale=1.0)
+    X, y = gate_data(expected("perceptron.truth_tables")["XOR"], rng)
+    accuracy, losses, note = train_and_score(t, spec, params, X, y, lr, epochs, 4, X, y)
     if accuracy < 1.0:
         setup = f"{epochs} epochs of full-batch SGD(lr={lr}) on {spec_text(spec)} from the grader's weights"
-        learning_failure("XOR", accuracy, 1.0, losses, setup)
+        learning_failure("XOR", accuracy, 1.0, losses, setup, note)
 
 
 DIGITS_ACCURACY = 0.90
+DIGITS_TRAIN = 1200  # samples to train on; the other 597 are the test set
 
 
 @functools.cache
-def digits():
-    """scikit-learn's bundled 8x8 digits scaled to [0, 1], shuffled once: (X_train, y_train, X_test, y_test)."""
+def digits_data():
+    """scikit-learn's bundled 8x8 digits scaled to [0, 1]: (X, y)."""
     spec = importlib.util.find_spec("sklearn")
     path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
     if path is not None and path.is_file():  # the file load_digits reads, without importing sklearn (slow)
@@ -521,22 +595,28 @@ def digits():
         from sklearn.datasets import load_digits
 
         X, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(X))
-    X, y = X[order] / 16.0, y[order]
-    return X[:1200], y[:1200], X[1200:], y[1200:]
+    return X / 16.0, y
+
+
+def digits():
+    """(X_train, y_train, X_test, y_test): the digits split at random with the grader's seed."""
+    X, y = digits_data()
+    order = data_rng(4630).permutation(len(X))
+    train, test = order[:DIGITS_TRAIN], order[DIGITS_TRAIN:]
+    return X[train], y[train], X[test], y[test]
 
 
 @check("Sequential", "learns_digits", timeout=60)
 def sequential_learns_digits(t):
     require(t, "Sequential.fit", "Affine", "Relu", "SoftmaxCrossEntropy", "SGD")
     spec = [("Affine", 64, 32), ("Relu",), ("Affine", 32, 10)]
-    epochs, lr, batch_size = 5, 0.1, 16
+    epochs, lr, batch_size = 8, 0.1, 16
     X, y, X_test, y_test = digits()
-    params = expected("network.he_params", spec, 30)
-    accuracy, losses = train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test, y_test)
+    params = expected("network.he_params", spec, int(data_rng(4631).integers(2**31)))
+    accuracy, losses, note = train_and_score(t, spec, params, X, y, lr, epochs, batch_size, X_test, y_test)
     if accuracy < DIGITS_ACCURACY:
         setup = (
             f"{epochs} epochs of SGD(lr={lr}), batch_size={batch_size}, on {spec_text(spec)} from He-scaled weights, "
-            f"trained on 1200 of scikit-learn's digits and tested on the other {len(X_test)}"
+            f"trained on {len(X)} of scikit-learn's digits and tested on the other {len(X_test)}"
         )
-        learning_failure("the digits", accuracy, DIGITS_ACCURACY, losses, setup)
+        learning_failure("the digits", accuracy, DIGITS_ACCURACY, losses, setup, note)
