@@ -34,7 +34,7 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
-from grader.sandbox import grade_isolated  # noqa: E402
+from grader.sandbox import grade_isolated, shared_inputs  # noqa: E402
 from grader.spawner import spawner  # noqa: E402
 from grader.target import load_impl  # noqa: E402
 from tools.batch import engine_name  # noqa: E402
@@ -182,7 +182,8 @@ def main(argv=None):
         started = time.perf_counter()
         spawner()
         print(
-            f"sandbox fork server started in {time.perf_counter() - started:.2f} s (once per grading process)"
+            f"sandbox fork server started in {time.perf_counter() - started:.2f} s (once per grading process); "
+            f"inputs: {shared_inputs()} (SandboxTarget.input_memory)"
         )
         isolated_seconds(harmless[0]), in_process_seconds(harmless[0])
     for impl in harmless:

@@ -20,21 +20,38 @@ Protected against
     survive the wire; printing a fake report goes to /dev/null, never into the
     protocol (which uses private pipes);
   - crashes and hangs: sys.exit/os._exit/segfaults, infinite loops (at import
-    or in a method), memory bombs (RLIMIT_AS), CPU burn (RLIMIT_CPU), fork bombs
-    (RLIMIT_NPROC under a private uid), huge files (RLIMIT_FSIZE), floods of
+    or in a method), memory bombs (RLIMIT_AS, and memory.max of a cgroup per
+    worker where the host delegates one), fork bombs and memory held by children
+    (pids.max there; elsewhere a seccomp filter refuses child processes), CPU
+    burn (RLIMIT_CPU), huge files (RLIMIT_FSIZE), floods of
     output or replies: each becomes a failed check with a reason; the worker is
     killed and restarted for the next check; one submission never raises out
     of grade_isolated;
   - leftover processes: after every call the worker kills everything it
     started (it is pid 1 of its own pid namespace, or a child subreaper);
+  - hidden side effects: the arrays a call takes as inputs are in shared memory
+    this process keeps (SandboxTarget.input_memory). Those the contract does not
+    let student code write (forward/backward inputs, dout, labels, targets, an
+    optimizer's grads) are in a memfd sealed with F_SEAL_FUTURE_WRITE, mapped
+    from a read-only descriptor: an in-place edit fails in the student's own
+    frame (numpy's "assignment destination is read-only", or a segfault for a
+    raw write) and reads "modified its input in place", as expect_untouched
+    words it. What the contract writes in place (numerical_gradient's x, the
+    params of a step, arrays put() on the worker's side) is in shared memory
+    both sides write, and this process reads the change itself
+    (last_mutations, fetch). The worker reports no side effect; a reply it
+    forges or garbles (bad JSON, lengths, dtypes, markers, error reports) ends
+    it with a protocol error, never as the student's own exception;
   - with isolation "namespaces" (root and a kernel that lets it create user-less
     Linux namespaces, as on the grading machines and in Gradescope's containers):
-    no network (empty network namespace); a root made of read-only bind mounts of
-    the Python installation, the worker's runtime files and the submission copy
-    only, so solutions/, the grader's
-    checks, other submissions, gradebooks and results files do not exist for
-    it; a private /proc; a small tmpfs as working directory; an unprivileged
-    random uid with no_new_privs.
+    no network (empty network namespace); a read-only root built from an
+    allow-list (grader/sandbox_worker.py: View): shared libraries, the standard
+    library, the allowed packages, the worker's runtime files and the submission
+    copy only, so solutions/, grader/hidden, the oracles, other submissions,
+    gradebooks and results files do not exist for it, however the kit is
+    installed; a private /proc; a small tmpfs as working directory; an
+    unprivileged random uid with no_new_privs, its own empty session keyring and
+    no keyring calls (nothing it leaves reaches the next submission).
 
 Not protected
   - with isolation "basic" (no root or no namespaces, e.g. a student laptop or an
@@ -46,14 +63,20 @@ Not protected
     `SandboxTarget.isolation` says which mode ran;
   - a submission reading the grader functions it is handed by name
     (grader.checks.handed) or the inputs it is sent;
-  - last_mutations (whether a call changed its input arrays) is reported by
-    the worker, so a deliberate cheat can hide an in-place change of its own
-    input; this only decides a "do not modify the input" check and the answer
-    itself is still checked here;
+  - on older kernels, less of the above: below Linux 5.1 (no F_SEAL_FUTURE_WRITE)
+    inputs are still mapped read-only from a read-only descriptor and compared
+    here after every call ("read-only"); without memfd (before 3.17) they are
+    read-only numpy views of the worker's own copy ("copies"): numpy writes
+    still fail, but a deliberate raw write (ctypes) edits that copy unseen, and
+    what numerical_gradient does to x is not seen. A process can always remap
+    its own address space; what it then edits is its own copy, which no
+    verdict reads. What a worker says about its own objects (the keys of a
+    dict, an attribute) is what it reports;
   - side channels such as timing, and kernel exploits.
 """
 
 import argparse
+import array
 import atexit
 import builtins
 import contextlib
@@ -61,12 +84,14 @@ import fcntl
 import itertools
 import json
 import math
+import mmap
 import os
 import re
 import secrets
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -84,7 +109,16 @@ import numpy as np
 from .expected import RecordedDataError, oracles_present
 from .results import CheckResult, CheckTimeout, run_check
 from .spawner import SpawnError, spawn_worker, spawner
-from .target import Ref, Rng, TargetError, plain
+from .target import (
+    EARLIER_INPUT,
+    READ_ONLY_ERROR,
+    Ref,
+    Rng,
+    TargetError,
+    input_written,
+    plain,
+    written_in_place,
+)
 
 HEADER = struct.Struct(">I")
 NUMERIC_DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")
@@ -158,12 +192,24 @@ def _exception_class(name, bases):
 
 
 def remote_exception(info, origin):
-    """An exception like the one the student's code raised, with its frames as text."""
-    name = str(info.get("type", "Exception"))
+    """An exception like the one the student's code raised, with its frames as text.
+
+    A report that is not what the worker sends is a protocol failure, not the student's exception.
+    """
+    name, bases, text, frames = (
+        info.get(key) if type(info) is dict else None for key in ("type", "bases", "message", "frames")
+    )
+    if not (
+        type(name) is str
+        and type(bases) is list
+        and all(type(b) is str for b in bases)
+        and type(text) is str
+        and type(frames) is list
+    ):
+        raise WorkerFailure("your code broke the grading protocol (a malformed error report)")
     if not name.isidentifier() or len(name) > 100:
         name = "Exception"
-    bases = [str(b) for b in info.get("bases", [])[:50]]
-    text = str(info.get("message", ""))[:4000]
+    bases, text = [b[:100] for b in bases[:50]], text[:4000]
     base = _exception_class(name, bases)
     cls = type(name, (base,), {"__str__": lambda self: text, "__module__": "submission"})
     try:
@@ -171,15 +217,15 @@ def remote_exception(info, origin):
     except Exception:  # noqa: BLE001 - builtins with other constructors (UnicodeError...)
         cls = type(name, (Exception,), {"__str__": lambda self: text, "__module__": "submission"})
         error = cls(text)
-    frames = []
-    for frame in info.get("frames", [])[:40]:
+    shown = []
+    for frame in frames[:40]:
         try:
             filename, mine, lineno, func, line = frame
             path = str(origin / str(filename)) if mine and origin else str(filename)
-            frames.append(traceback.FrameSummary(path, int(lineno or 0), str(func), line=str(line)))
-        except (TypeError, ValueError):
+            shown.append(traceback.FrameSummary(path, int(lineno or 0), str(func), line=str(line)))
+        except (TypeError, ValueError, OverflowError):
             continue
-    error.student_frames = "".join(traceback.format_list(frames)).rstrip()
+    error.student_frames = "".join(traceback.format_list(shown)).rstrip()
     return error
 
 
@@ -197,7 +243,9 @@ class _Opaque:
 
 
 def _opaque(type_name):
-    name = str(type_name)[:100] or "object"
+    name = str(type_name)[:100]
+    if not name.isprintable() or not name:  # type() refuses some names (a NUL character)
+        name = "object"
     return type(name, (_Opaque,), {})()
 
 
@@ -215,8 +263,11 @@ def _array_from_wire(marker, blobs):
         and all(type(n) is int and n >= 0 for n in shape)
     ):
         raise WorkerFailure("your code broke the grading protocol (a malformed array)")
-    dtype = np.dtype(dtype)
-    if math.prod(shape) * dtype.itemsize != len(blobs[index]):
+    try:
+        dtype = np.dtype(dtype)  # "<f3" matches the pattern but is no dtype
+    except TypeError:
+        raise WorkerFailure("your code broke the grading protocol (a malformed array)") from None
+    if math.prod(shape) * dtype.itemsize != len(blobs[index]) or any(n >= 1 << 40 for n in shape):
         raise WorkerFailure("your code broke the grading protocol (an array of the wrong size)")
     return np.frombuffer(blobs[index], dtype=dtype).reshape(shape)  # read-only; plain() copies it
 
@@ -227,6 +278,8 @@ def _bad_array(dtype_name):
         dtype = np.dtype(str(dtype_name)[:50])
     except Exception:  # noqa: BLE001 - any name numpy cannot parse
         dtype = np.dtype(object)
+    if dtype.kind in "biufc" or dtype.subdtype is not None or dtype.itemsize > 1 << 20:
+        dtype = np.dtype(object)  # a numeric dtype is no "bad array": never let it pass as numbers
     return np.empty(0, dtype=dtype)
 
 
@@ -251,6 +304,98 @@ def _fill_report(filled, values):
     except (TypeError, KeyError):
         raise WorkerFailure("your code broke the grading protocol (a malformed reply)") from None
     return keys, {key: None if s is None else tuple(s) for key, s in shapes.items()}
+
+
+# ----------------------------------------------------------------------------- shared inputs
+F_SEAL_FUTURE_WRITE = 0x0010  # Linux >= 5.1 (not in Python's fcntl module)
+ARENA_BYTES = 1 << 20
+ALIGN = 64
+
+
+class _Arena:
+    """Shared memory (a memfd) that inputs are placed in, each once: never reused while it lives.
+
+    "ro": sealed with F_SEAL_FUTURE_WRITE, so after this process has written an input through
+    its own mapping nobody can write it any more, and the worker gets a read-only descriptor
+    (its mapping cannot be made writable). On kernels without that seal the read-only descriptor
+    remains, and the inputs are compared after every call. "rw": both sides map it writable and
+    this side reads what student code did to it.
+    """
+
+    def __init__(self, key, kind, size):
+        self.key, self.kind, self.size, self.used = key, kind, size, 0
+        fd = os.memfd_create(f"nnkit-{kind}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        self.fd = None  # the worker's descriptor, until it is sent
+        try:
+            os.ftruncate(fd, size)
+            self.map = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            seals = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+            self.sealed = False
+            if kind == "ro":
+                try:
+                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals | F_SEAL_FUTURE_WRITE)
+                    self.sealed = True
+                except OSError:  # Linux < 5.1
+                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+                self.fd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+                self.fd, fd = fd, None
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def place(self, data):
+        """Copy `data` in; its offset, or None when the arena is full."""
+        offset = -(-self.used // ALIGN) * ALIGN
+        if offset + len(data) > self.size:
+            return None
+        self.map[offset : offset + len(data)] = data
+        self.used = offset + len(data)
+        return offset
+
+    def read(self, offset, n):
+        return self.map[offset : offset + n]
+
+    def sent(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.sent()
+
+
+_SHARED = None
+
+
+def shared_inputs():
+    """How inputs reach a worker here: "sealed" (a sealed memfd, Linux >= 5.1), "read-only" (a
+    read-only mapping of a memfd, compared after each call) or "copies" (no memfd: read-only
+    numpy views of the worker's own copy)."""
+    global _SHARED
+    if _SHARED is None:
+        try:
+            _SHARED = "sealed" if _Arena(-1, "ro", mmap.PAGESIZE).sealed else "read-only"
+        except (AttributeError, OSError):
+            _SHARED = "copies"
+    return _SHARED
+
+
+def _snapshot(value):
+    """`value` with its lists, tuples, dicts and arrays copied (as put() keeps it until it is sent)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) in (list, tuple):
+        return type(value)(_snapshot(v) for v in value)
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
+
+
+def _unique(names):
+    return list(dict.fromkeys(names))
 
 
 _LIVE = weakref.WeakSet()  # targets not yet closed: their workers are killed and directories removed at exit
@@ -278,7 +423,8 @@ class SandboxTarget:
         self.label = label or self.impl_dir.name
         self.limits = limits or Limits()
         self.isolation = self.limits.isolation or available_isolation()
-        self.last_mutations = []
+        self.last_mutations = []  # array arguments the last call wrote, as this process saw it
+        self.input_memory = shared_inputs()
         self.names, self.signatures, self.import_errors = set(), {}, {}
         self.restarts = 0
         self.crashes = 0  # calls during which the worker ended, hung or broke the protocol
@@ -291,7 +437,10 @@ class SandboxTarget:
         self._busy = False
         self._deadline = None
         self._reset = False
-        self._stores = []  # (key, encoded value, blobs) put() and not yet sent
+        self._stores = []  # (key, encoded value, blobs) or (key, container, None) put() and not yet sent
+        self._ro_refs = None  # while a call is encoded: {store key: argument name} of its read-only inputs
+        self._arena_keys = itertools.count()
+        self._reset_arenas()
         self._hello_failed = False
         _LIVE.add(self)
         try:
@@ -349,11 +498,11 @@ class SandboxTarget:
             self._failure = "importing your code failed: " + "; ".join(self.import_errors.values())
             return
         started = time.perf_counter()
-        req_r, req_w = os.pipe()
+        req_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # requests carry fds
+        req_r = theirs.detach()
         rep_r, rep_w = os.pipe()
-        for fd in (req_w, rep_w):  # large arrays in few chunks
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        with contextlib.suppress(OSError):  # large arrays in few chunks
+            fcntl.fcntl(rep_w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         uid = 200000 + secrets.randbelow(100000) if os.geteuid() == 0 else 0
         config = {"dir": str(self._dir), "mode": self.isolation, "uid": uid, "limits": asdict(self.limits)}
         if uid:
@@ -361,14 +510,15 @@ class SandboxTarget:
         try:
             self._proc = spawn_worker(config, req_r, rep_w)
         except SpawnError:
-            os.close(req_w)
+            req_sock.close()
             os.close(rep_r)
             raise
         finally:
             os.close(req_r)
             os.close(rep_w)
-        self._req, self._rep = req_w, rep_r
+        self._req_sock, self._req, self._rep = req_sock, req_sock.fileno(), rep_r
         self._buffer = bytearray()
+        self._reset_arenas()  # a new worker has none of the last one's shared memory
         os.set_blocking(self._req, False)
         self._failure, self._busy = None, True
         try:
@@ -388,7 +538,12 @@ class SandboxTarget:
         if "setup_error" in hello:
             self._kill()
             raise RuntimeError(f"the sandbox could not start:\n{hello['setup_error']}")
-        self._read_hello(hello)
+        try:
+            self._read_hello(hello)
+        except WorkerFailure as failure:
+            self._kill()
+            self._import_failed(str(failure))
+            return
         self.timings["start"].append(time.perf_counter() - started)
 
     def _import_failed(self, reason):
@@ -421,9 +576,9 @@ class SandboxTarget:
         self._cpu_done, self._cpu_now = self._cpu_done + self._cpu_now, 0.0
         started = time.perf_counter()
         self._proc.kill()
-        for fd in (self._req, self._rep):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._req_sock.close()
+        with contextlib.suppress(OSError):
+            os.close(self._rep)
         self._proc = None
         self.timings["stop"].append(time.perf_counter() - started)
 
@@ -460,6 +615,8 @@ class SandboxTarget:
         self._deadline = time.monotonic() + seconds + 0.5 if seconds else None
         self._reset = True  # sent with the check's first request: forget the last check's objects
         self._stores = []
+        self._stored_shared = {}
+        self._ro_sent = False
 
     def close(self):
         self._kill()
@@ -478,11 +635,17 @@ class SandboxTarget:
             self.close()
 
     # -- the wire ---------------------------------------------------------------------------
-    def _write(self, data, deadline):
+    def _write(self, data, deadline, fds=()):
+        """Send a request; `fds` travel with its first byte."""
         view = memoryview(data)
         while view:
             try:
-                view = view[os.write(self._req, view) :]
+                if fds:
+                    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+                    sent, fds = self._req_sock.sendmsg([view], rights, socket.MSG_NOSIGNAL), ()
+                else:
+                    sent = os.write(self._req, view)
+                view = view[sent:]
                 continue
             except BlockingIOError:
                 pass
@@ -541,8 +704,13 @@ class SandboxTarget:
         except subprocess.TimeoutExpired:
             return None
 
-    def _request(self, request, blobs=(), what="a call"):
-        """Send one request and return the reply header and blobs; re-raise student exceptions here."""
+    def _request(self, request, blobs=(), what="a call", call=None):
+        """Send one request and return the reply header and blobs; re-raise student exceptions here.
+
+        call: (the callee's name for messages, the inputs placed in shared memory: [(argument
+        name, kind, arena, offset, bytes)], {key: argument name} of stored containers it takes as
+        read-only inputs); this side then judges what the call did to its inputs.
+        """
         if self._failure is not None:
             raise WorkerFailure(f"{self._failure_text()} (earlier in this check)")
         now = time.monotonic()
@@ -554,13 +722,31 @@ class SandboxTarget:
             request, self._reset = dict(request, reset=True), False
         if self._stores:  # values put() since the last request travel with this one
             stored, blobs = [], list(blobs)
+            _, inputs, ro_refs = call or (None, None, {})
             for key, wire, store_blobs in self._stores:
-                stored.append([key, _shift_arrays(wire, len(blobs))])
-                blobs += store_blobs
+                if store_blobs is None:  # a container: read-only if this call takes it as an input
+                    name = ro_refs.get(key)
+                    wire = self._to_wire(wire, blobs, "ro" if name else None, inputs, name)
+                else:
+                    wire = _shift_arrays(wire, len(blobs))
+                    blobs += store_blobs
+                stored.append([key, wire])
             request, self._stores = dict(request, store=stored), []
+        arenas, self._new_arenas = self._new_arenas, []
+        if arenas:  # shared memory made since the last request: its descriptors travel with this one
+            request = dict(request, arenas=[[a.key, a.kind, a.size] for a in arenas])
+        if self._retired:
+            request, self._retired = dict(request, retire=self._retired), []
+        invokes = request.get("op") in ("new", "call", "call_method")
+        if invokes:
+            self.last_mutations = []
         self._busy = True
         try:
-            self._write(self._frame(dict(request, seq=seq), blobs), deadline)
+            try:
+                self._write(self._frame(dict(request, seq=seq), blobs), deadline, [a.fd for a in arenas])
+            finally:
+                for arena in arenas:
+                    arena.sent()
             header, reply_blobs = self._read_reply(deadline)
         except _Deadline:
             self._failure = "stopped answering"
@@ -589,18 +775,55 @@ class SandboxTarget:
             raise
         self._busy = False
         if header.get("seq") != seq:
-            self._failure = "broke the grading protocol"
-            self.crashes += 1
-            self._kill()
+            self._broken()
             raise WorkerFailure(f"your code broke the grading protocol during {what}")
         self._emit_warnings(header.get("warnings"))
-        if not header.get("ok"):
-            raise remote_exception(header.get("error") or {}, self.origin)
         if type(header.get("cpu")) is float:
             self._cpu_now = header["cpu"]
-        mutations = header.get("mutations", [])
-        self.last_mutations = [str(m) for m in mutations[:100]] if isinstance(mutations, list) else []
+        error = None
+        if header.get("ok") is not True:
+            error = self._decoded(what, remote_exception, header.get("error"), self.origin)
+        if call is not None:
+            self._judge_inputs(call[0], call[1], error, invokes)
+        if error is not None:
+            raise error
         return header, reply_blobs
+
+    def _broken(self):
+        """The worker broke the protocol: it cannot be trusted with another request."""
+        self._failure = "broke the grading protocol"
+        self.crashes += 1
+        self._kill()
+
+    def _decoded(self, what, decode, *args):
+        """decode(*args) of a reply; whatever goes wrong there is the worker breaking the protocol."""
+        try:
+            return decode(*args)
+        except WorkerFailure as failure:
+            reason = str(failure)
+        except Exception:  # noqa: BLE001 - any value the decoder cannot take
+            reason = "your code broke the grading protocol (a malformed reply)"
+        self._broken()
+        raise WorkerFailure(f"{reason} during {what}")
+
+    def _judge_inputs(self, callee, inputs, error, invoked=True):
+        """After a call: what it did to its inputs, as this process sees them in shared memory.
+
+        An input the contract lets it write ("rw") that changed goes into last_mutations; one it
+        may not write ("ro") cannot change, and an attempt to write it fails in student code with
+        numpy's read-only error: both read as "modified its input in place".
+        """
+        changed = {kind: [] for kind in ("ro", "rw")}
+        for name, kind, arena, offset, data in inputs:
+            if arena is not None and arena.read(offset, len(data)) != data:
+                changed[kind].append(name)
+        if invoked:
+            self.last_mutations = _unique(changed["rw"])
+        if changed["ro"]:  # only where the kernel has no write seal and something wrote anyway
+            raise input_written(callee, _unique(changed["ro"]))
+        if isinstance(error, ValueError) and self._ro_sent and READ_ONLY_ERROR.search(str(error)):
+            names = _unique(name for name, kind, *_ in inputs if kind == "ro")
+            raise input_written(callee, names or [EARLIER_INPUT], error, error.student_frames)
 
     def _failure_text(self):
         return (
@@ -621,29 +844,78 @@ class SandboxTarget:
             if isinstance(item, list) and len(item) == 2:
                 warnings.warn(str(item[1])[:4000], _warning_class(str(item[0])), stacklevel=4)
 
-    def _to_wire(self, value, blobs):
-        """Encode a trusted value for the worker (arrays as raw bytes, grader callables by name)."""
+    # -- shared memory ----------------------------------------------------------------------
+    def _reset_arenas(self):
+        """Forget the shared memory of a worker that is gone (its arrays die with it)."""
+        self._arenas = {"ro": None, "rw": None}
+        self._new_arenas, self._retired = [], []
+        self._stored_shared = {}  # put() key -> (arena, offset, bytes, dtype, shape) of a stored array
+        self._ro_sent = False
+
+    def _place(self, arr, kind, blobs):
+        """Put an input array where the worker can read it; its marker and (arena, offset, bytes).
+
+        kind "ro": the worker gets it read-only; "rw": it may write it and this side sees the change.
+        """
+        data = np.ascontiguousarray(arr).tobytes()
+        if kind == "ro":
+            self._ro_sent = True
+        if self.input_memory == "copies":  # no memfd: a read-only view of the worker's own copy
+            blobs.append(data)
+            marker = {"$array": len(blobs) - 1, "dtype": arr.dtype.str, "shape": list(arr.shape)}
+            return (dict(marker, ro=True) if kind == "ro" else marker), None
+        arena = self._arenas[kind]
+        offset = arena.place(data) if arena is not None else None
+        if offset is None:  # full: a fresh arena; the worker lets the old one go with its last array
+            if arena is not None:
+                self._retired.append(arena.key)
+            arena = _Arena(next(self._arena_keys), kind, max(ARENA_BYTES, -(-len(data) // 4096) * 4096))
+            self._arenas[kind] = arena
+            self._new_arenas.append(arena)
+            offset = arena.place(data)
+        marker = {"$shared": arena.key, "offset": offset, "dtype": arr.dtype.str, "shape": list(arr.shape)}
+        return marker, (arena, offset, data)
+
+    def _to_wire(self, value, blobs, kind=None, inputs=None, name=None):
+        """Encode a trusted value for the worker (arrays as raw bytes, grader callables by name).
+
+        kind None: arrays travel in the request and the worker keeps its own copy (stored state);
+        "ro" / "rw": the arguments of a call, placed in shared memory and listed in `inputs` as
+        (name, kind, arena, offset, bytes), arena None without shared memory.
+        """
         if isinstance(value, Ref):
             if value.target is not self:
                 raise TargetError(f"{value!r} belongs to another target")
+            if kind == "ro" and self._ro_refs is not None:
+                self._ro_refs.setdefault(value.key, name)
             return {"$ref": value.key}
         if isinstance(value, Rng):
             return {"$rng": self._to_wire(value.seed, blobs)}
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
                 raise TypeError(f"cannot send an array of dtype {value.dtype} to the sandbox")
-            blobs.append(np.ascontiguousarray(value).tobytes())
-            return {"$array": len(blobs) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
+            if kind is None:
+                blobs.append(np.ascontiguousarray(value).tobytes())
+                return {"$array": len(blobs) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
+            marker, placed = self._place(value, kind, blobs)
+            if inputs is not None:
+                inputs.append((name, kind, *(placed or (None, None, None))))
+            return marker
         if isinstance(value, np.generic):
             return value.item()
         if value is None or isinstance(value, bool | int | float | str):
             return value
+        more = {"kind": kind, "inputs": inputs, "name": name}
         if type(value) is list:
-            return [self._to_wire(v, blobs) for v in value]
+            return [self._to_wire(v, blobs, **more) for v in value]
         if type(value) is tuple:
-            return {"$tuple": [self._to_wire(v, blobs) for v in value]}
+            return {"$tuple": [self._to_wire(v, blobs, **more) for v in value]}
         if type(value) is dict:
-            return {"$dict": [[self._to_wire(k, blobs), self._to_wire(v, blobs)] for k, v in value.items()]}
+            return {
+                "$dict": [
+                    [self._to_wire(k, blobs), self._to_wire(v, blobs, **more)] for k, v in value.items()
+                ]
+            }
         module = getattr(value, "__module__", "") or ""
         if isinstance(value, types.FunctionType | type) and module.startswith(CALLABLE_MODULES):
             if "<" in value.__qualname__:
@@ -684,30 +956,51 @@ class SandboxTarget:
                 return _bad_array(inner)
         raise WorkerFailure("your code broke the grading protocol (a malformed value)")
 
-    def _encode(self, request, values):
-        """The request with `values` ((key, value) pairs) added in wire form, and its blobs."""
-        blobs, request = [], dict(request)
+    def _encode(self, request, values, callee=None):
+        """The request with `values` ((key, value) pairs) added in wire form, its blobs and, for the
+        arguments of a call ("args", "kwargs"), the inputs placed in shared memory.
+
+        An array argument reaches student code read-only unless the contract has `callee`
+        write it in place (grader.target.written_in_place).
+        """
+        blobs, inputs, request = [], [], dict(request)
+        self._ro_refs = ro_refs = {}
         for key, value in values:
-            if key == "kwargs":
-                request[key] = {str(k): self._to_wire(v, blobs) for k, v in value.items()}
+            if key == "args":
+                request[key] = [
+                    self._to_wire(v, blobs, self._kind(callee, i), inputs, f"argument {i + 1}")
+                    for i, v in enumerate(value)
+                ]
+            elif key == "kwargs":
+                request[key] = {
+                    str(k): self._to_wire(v, blobs, self._kind(callee, k), inputs, str(k))
+                    for k, v in value.items()
+                }
             else:
                 request[key] = self._to_wire(value, blobs)
-        return request, blobs
+        self._ro_refs = None
+        return request, blobs, (inputs, ro_refs)
 
-    def _call(self, request, values=(), what="a call", label="value", want="value"):
-        request, blobs = self._encode(request, values)
+    @staticmethod
+    def _kind(callee, where):
+        return "rw" if written_in_place(callee, where) else "ro"
+
+    def _call(self, request, values=(), what="a call", label="value", want="value", callee=None):
+        request, blobs, (inputs, ro_refs) = self._encode(request, values, callee)
         keep = None
         if want == "ref":
             keep = next(self._keys)
             request["keep"] = keep
         else:
             request["want"] = want
-        header, reply_blobs = self._request(request, blobs, what=what)
+        header, reply_blobs = self._request(
+            request, blobs, what, (label.removesuffix("(...)"), inputs, ro_refs)
+        )
         if keep is not None:
             return Ref(self, keep, label)
         if want != "value":
             return None
-        return plain(self._from_wire(header.get("value"), reply_blobs), label)
+        return plain(self._decoded(what, self._from_wire, header.get("value"), reply_blobs), label)
 
     # -- the target interface ---------------------------------------------------------------
     def has(self, name):
@@ -722,30 +1015,45 @@ class SandboxTarget:
         if name not in self.names:
             raise KeyError(name)
         values = [("args", list(args)), ("kwargs", kwargs)]
-        return self._call({"op": "new", "name": name}, values, f"{name}(...)", name, want="ref")
+        return self._call({"op": "new", "name": name}, values, f"{name}(...)", name, want="ref", callee=name)
 
     def new_filled(self, name, args, kwargs, attr, values):
         """new() and fill_arrays(obj.<attr>, values) in one round trip; (Ref, keys, shapes)."""
         if name not in self.names:
             raise KeyError(name)
         request = {"op": "new", "name": name, "keep": next(self._keys)}
-        request, blobs = self._encode(request, [("args", list(args)), ("kwargs", kwargs)])
+        request, blobs, (inputs, ro_refs) = self._encode(
+            request, [("args", list(args)), ("kwargs", kwargs)], name
+        )
         request["fill"] = {"attr": str(attr), "values": self._to_wire(dict(values), blobs)}
-        header, _ = self._request(request, blobs, what=f"{name}(...)")
-        return (Ref(self, request["keep"], name), *_fill_report(header.get("filled"), values))
+        what = f"{name}(...)"
+        header, _ = self._request(request, blobs, what, (name, inputs, ro_refs))
+        filled = self._decoded(what, _fill_report, header.get("filled"), values)
+        return (Ref(self, request["keep"], name), *filled)
 
     def call(self, name, *args, **kwargs):
         if name not in self.names:
             raise KeyError(name)
         values = [("args", list(args)), ("kwargs", kwargs)]
-        return self._call({"op": "call", "name": name}, values, f"{name}(...)", f"{name}(...)")
+        return self._call({"op": "call", "name": name}, values, f"{name}(...)", f"{name}(...)", callee=name)
 
     def put(self, value, label="value"):
         """Store a value on the worker's side. It only runs the grader's own code there, so it
-        waits for the next request instead of taking a round trip of its own."""
+        waits for the next request instead of taking a round trip of its own.
+
+        An array is stored in shared memory, so fetch() reads it here: what student code did to it
+        is seen, not reported. A list, tuple or dict is sent with the next request, its arrays
+        read-only if that request is a call that takes it as an input the contract does not let
+        it write (the grads of an optimizer's step), else as the worker's own copies."""
         blobs = []
-        wire = self._to_wire(value, blobs)
         key = next(self._keys)
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc" and self.input_memory != "copies":
+            wire, (arena, offset, data) = self._place(value, "rw", blobs)
+            self._stored_shared[key] = (arena, offset, data, value.dtype, value.shape)
+        elif type(value) in (list, tuple, dict):
+            wire, blobs = _snapshot(value), None
+        else:
+            wire = self._to_wire(value, blobs)
         self._stores.append((key, wire, blobs))
         return Ref(self, key, label)
 
@@ -753,7 +1061,7 @@ class SandboxTarget:
         label = f"{ref.label}.{method}(...)"
         request = {"op": "call_method", "ref": ref.key, "method": str(method)}
         values = [("args", list(args)), ("kwargs", dict(kwargs))]
-        return self._call(request, values, f"{ref.label}.{method}", label, want=want)
+        return self._call(request, values, f"{ref.label}.{method}", label, want=want, callee=str(method))
 
     def get_attr(self, ref, attr, want):
         request = {"op": "get_attr", "ref": ref.key, "attr": str(attr)}
@@ -767,10 +1075,17 @@ class SandboxTarget:
         request = {"op": "has_attr", "ref": ref.key, "attr": str(attr)}
         value = self._call(request, (), f"hasattr({ref.label}, {attr!r})")
         if not isinstance(value, bool):
+            self._broken()
             raise WorkerFailure("your code broke the grading protocol (hasattr is not a bool)")
         return value
 
     def fetch(self, ref):
+        stored = self._stored_shared.get(ref.key) if ref.target is self else None
+        if stored is not None:  # an array put() in shared memory: read here, not asked for
+            if self._failure is not None:
+                raise WorkerFailure(f"{self._failure_text()} (earlier in this check)")
+            arena, offset, data, dtype, shape = stored
+            return plain(np.frombuffer(arena.read(offset, len(data)), dtype).reshape(shape), ref.label)
         return self._call({"op": "fetch", "ref": ref.key}, (), f"reading {ref.label}", ref.label)
 
 

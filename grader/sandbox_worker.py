@@ -10,10 +10,14 @@ leader, enters new namespaces if asked, and runs the worker in its own child,
 whose exit status it reports on a pipe.
 
 The worker first shuts itself in (while still running only this file's code):
-with Linux namespaces it builds a new root from read-only bind mounts of the
-Python installation plus the submission, a small tmpfs working directory and a
-private /proc, chroots into it and drops to an unprivileged uid; everywhere it
-sets resource limits. Only then does it import the submission and answer requests.
+with Linux namespaces it builds a new root from an allow-list (View: shared
+libraries, the standard library, the allowed packages, the runtime, the
+submission), a small tmpfs working directory and a private /proc, chroots into
+it and drops to an unprivileged uid. Everywhere it joins an empty session
+keyring of its own, installs a seccomp filter (no keyring calls; no child
+processes unless a cgroup of its own sums their memory), sets resource limits
+and imports only from the allow-list. Only then does it import the submission
+and answer requests.
 
 Wire format, both ways: a 4-byte big-endian length, a JSON header, then the
 raw bytes of the numeric arrays the header describes (never pickle). Values are
@@ -23,21 +27,40 @@ trusted side adds {"$ref": key}, {"$rng": seed}, {"$fn": "module:name"} and
 {"$obj": "module:name", "state": ...} for the grader's own callables. A reply
 value that is not plain becomes {"$opaque": type name} or {"$badarray": dtype},
 so the trusted side can reject it with the same message as in-process grading.
+
+Requests come on a Unix socket, so that they can carry file descriptors: the
+inputs of a call are not in the frame but in shared memory the trusted side
+keeps ({"$shared": arena, "offset": ..., "dtype": ..., "shape": ...}; a request
+lists the new arenas, [id, "ro" or "rw", size], whose descriptors it carries).
+"ro" arenas are sealed memfds sent as read-only descriptors, so an input the
+contract does not let student code write cannot be written by this process at
+all; "rw" ones hold what the contract writes in place, where the trusted side
+sees every change itself. {"$array": i, "ro": true} is the fallback without
+shared memory: a read-only view of the received bytes. This side reports no
+side effects: the trusted side observes them.
 """
 
+import array
+import contextlib
 import ctypes
+import errno
 import gc
 import importlib
+import importlib.machinery
 import inspect
 import itertools
 import json
+import math
+import mmap
 import os
+import re
 import resource
 import shutil
 import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 import warnings
 
@@ -51,6 +74,7 @@ MAX_FRAMES = 40
 MAX_WARNINGS = 20
 MAX_DEPTH = 40
 CALLABLE_PREFIX = "grader.checks.handed"
+MAX_FDS_SPACE = socket.CMSG_SPACE(16 * array.array("i").itemsize)  # file descriptors per message
 
 PRELOAD = ("numpy.random", "grader.target", "grader.checks.handed")  # imported once, in the fork server
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -61,7 +85,38 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 WALL = 0x40000000  # __WALL: also children made by clone() with another exit signal
 DEVICES = ("null", "zero", "full", "random", "urandom")
-TOP_LEVEL = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+CLONE_THREAD, KEYCTL_JOIN_SESSION_KEYRING = 0x00010000, 1
+X86_64 = {
+    "clone": 56,
+    "fork": 57,
+    "vfork": 58,
+    "add_key": 248,
+    "request_key": 249,
+    "keyctl": 250,
+    "clone3": 435,
+}
+AARCH64 = {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "clone3": 435}
+SYSCALLS = {
+    "x86_64": (0xC000003E, X86_64),
+    "aarch64": (0xC00000B7, AARCH64),
+}  # machine: (audit arch, numbers)
+# The file-system view of a worker (namespaces mode): these system directories (for the shared
+# libraries; their Python directories hidden), the standard library, and only these packages
+# and what they require, if installed. The kit's own packages are never on it.
+LIB_DIRS = ("lib", "lib32", "lib64", "libx32")
+SYSTEM_DIRS = (
+    "/bin",
+    "/usr/bin",
+    *(f"/{d}" for d in LIB_DIRS),
+    *(f"/usr/{d}" for d in LIB_DIRS),
+    "/usr/local/lib",
+)
+PACKAGES = ("numpy", "scipy", "tqdm", "matplotlib")
+PACKAGE_DIRS = ("site-packages", "dist-packages")
+NEVER = ("grader", "solutions", "exercises")  # top-level names no allowed distribution may bring in
+VIEW = None  # the View, made once by the fork server
 
 
 # ----------------------------------------------------------------------------- framing
@@ -80,28 +135,51 @@ def array_to_wire(arr, blobs):
     return {"$array": len(blobs) - 1, "dtype": arr.dtype.str, "shape": list(arr.shape)}
 
 
-def array_from_wire(marker, blobs):
-    """Inverse of array_to_wire, for requests from the trusted side."""
+def array_from_wire(marker, blobs, read_only=False):
+    """Inverse of array_to_wire, for requests from the trusted side: a writable copy, or a
+    read-only view of the received bytes (its flag cannot be set back: bytes are immutable)."""
     data = blobs[marker["$array"]]
-    return np.frombuffer(data, dtype=np.dtype(marker["dtype"])).reshape(marker["shape"]).copy()
+    arr = np.frombuffer(data, dtype=np.dtype(marker["dtype"])).reshape(marker["shape"])
+    return arr if read_only else arr.copy()
 
 
 class FrameReader:
-    """Reads frames from a pipe with few system calls."""
+    """Reads frames from the request socket with few system calls, keeping the file
+    descriptors (shared memory) that travel with them."""
 
     def __init__(self, fd):
-        self.file = os.fdopen(fd, "rb", buffering=1 << 16)
+        self.sock = socket.socket(fileno=fd)
+        self.buffer = bytearray()
+        self.fds = []
 
     def read_exact(self, n):
-        data = self.file.read(n)
-        if len(data) < n:
-            raise EOFError
+        while len(self.buffer) < n:
+            data, ancillary, flags, _ = self.sock.recvmsg(max(n - len(self.buffer), 1 << 16), MAX_FDS_SPACE)
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds = array.array("i")
+                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                    self.fds += fds
+            if flags & socket.MSG_CTRUNC:
+                raise ValueError("too many file descriptors with one request")
+            if not data:
+                raise EOFError
+            self.buffer += data
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
         return data
 
     def read_frame(self):
         (size,) = HEADER.unpack(self.read_exact(HEADER.size))
         header = json.loads(self.read_exact(size))
         return header, [self.read_exact(n) for n in header.get("blobs", [])]
+
+    def take_fds(self, n):
+        """The next n file descriptors received."""
+        if len(self.fds) < n:
+            raise ValueError(f"expected {n} file descriptors, received {len(self.fds)}")
+        taken, self.fds = self.fds[:n], self.fds[n:]
+        return taken
 
 
 def write_all(fd, data):
@@ -152,15 +230,33 @@ class Worker:
         self.kill_children = kill_children
         self.namespace, self.import_errors = {}, {}
         self.objects = {}
+        self.arenas = {}  # id -> mmap of shared memory the trusted side placed inputs in
 
     # -- values from the trusted side ---------------------------------------------
+    def map_arenas(self, arenas):
+        """Map the shared memory sent with a request: "ro" read-only (from a read-only file
+        descriptor, so the pages cannot be made writable), "rw" shared with the trusted side."""
+        fds = self.reader.take_fds(len(arenas))
+        try:
+            for (key, kind, size), fd in zip(arenas, fds, strict=True):
+                prot = mmap.PROT_READ if kind == "ro" else mmap.PROT_READ | mmap.PROT_WRITE
+                self.arenas[key] = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=prot)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
     def from_wire(self, value, blobs):
         if isinstance(value, list):
             return [self.from_wire(v, blobs) for v in value]
         if not isinstance(value, dict):
             return value
+        if "$shared" in value:  # an input in shared memory: read-only, or written in place by contract
+            dtype = np.dtype(value["dtype"])
+            count = math.prod(value["shape"])
+            arena = self.arenas[value["$shared"]]
+            return np.frombuffer(arena, dtype, count, value["offset"]).reshape(value["shape"])
         if "$array" in value:
-            return array_from_wire(value, blobs)
+            return array_from_wire(value, blobs, read_only=value.get("ro", False))
         if "$tuple" in value:
             return tuple(self.from_wire(v, blobs) for v in value["$tuple"])
         if "$dict" in value:
@@ -180,41 +276,28 @@ class Worker:
 
     # -- the requests ---------------------------------------------------------------
     def invoke(self, fn, request, blobs):
+        """Call fn on the request's arguments. Whether it changed them is for the trusted side
+        to see (in the shared memory it keeps), not for this process to say."""
         args = [self.from_wire(a, blobs) for a in request.get("args", [])]
         kwargs = {k: self.from_wire(v, blobs) for k, v in request.get("kwargs", {}).items()}
-        originals = {
-            name: value.copy()
-            for name, value in itertools.chain(
-                ((f"argument {i + 1}", a) for i, a in enumerate(args)), kwargs.items()
-            )
-            if isinstance(value, np.ndarray)
-        }
-        result = fn(*args, **kwargs)
-        sent = dict(((f"argument {i + 1}", a) for i, a in enumerate(args)), **kwargs)
-        mutations = [
-            name
-            for name, original in originals.items()
-            if not (
-                isinstance(sent[name], np.ndarray)
-                and sent[name].shape == original.shape
-                and np.array_equal(sent[name], original, equal_nan=True)
-            )
-        ]
-        return result, mutations
+        return fn(*args, **kwargs)
 
     def handle(self, request, blobs):
         """Run one request; return (reply header fields, blobs)."""
         op = request["op"]
-        out_blobs, reply, mutations = [], {}, []
+        out_blobs, reply = [], {}
         if request.get("reset"):
             self.objects.clear()
+        for key in request.get("retire", []):  # arrays still using it keep it mapped
+            self.arenas.pop(key, None)
+        if request.get("arenas"):
+            self.map_arenas(request["arenas"])
         for key, value in request.get("store", []):  # the trusted side's put()s
             self.objects[key] = self.from_wire(value, blobs)
         if op in ("new", "call"):
-            value, mutations = self.invoke(self.namespace[request["name"]], request, blobs)
+            value = self.invoke(self.namespace[request["name"]], request, blobs)
         elif op == "call_method":
-            fn = getattr(self.objects[request["ref"]], request["method"])
-            value, mutations = self.invoke(fn, request, blobs)
+            value = self.invoke(getattr(self.objects[request["ref"]], request["method"]), request, blobs)
         elif op == "get_attr":
             value = getattr(self.objects[request["ref"]], request["attr"])
         elif op == "set_attr":
@@ -234,7 +317,6 @@ class Worker:
                 reply["filled"] = {"keys": keys[:1000], "shapes": shapes}
         elif request.get("want", "value") == "value":
             reply["value"] = to_wire(value, out_blobs)
-        reply["mutations"] = mutations
         return reply, out_blobs
 
     def error_reply(self, error):
@@ -324,61 +406,250 @@ def prctl(option, value):
     LIBC.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
 
 
+def in_root(root, path):
+    """Where `path` (as the worker will name it) is under `root`, following the symlinks already made
+    there the way the chrooted worker will; missing directories on the way are made (mode 755)."""
+    parts, done, hops = [p for p in path.split("/") if p not in ("", ".")], "", 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            done = done.rpartition("/")[0]
+            continue
+        here = root + done + "/" + part
+        if os.path.islink(here):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, f"too many symbolic links in {path}")
+            link = os.readlink(here)
+            parts = [p for p in link.split("/") if p not in ("", ".")] + parts
+            done = "" if link.startswith("/") else done
+            continue
+        if parts and not os.path.exists(here):
+            os.mkdir(here, 0o755)
+        done += "/" + part
+    return root + done
+
+
 def bind(source, root, read_only=True):
     """Bind `source` (a host path) at the same path under `root`."""
-    target = root + source
+    target = in_root(root, source)
     if os.path.isdir(source):
-        os.makedirs(target, mode=0o755, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if not os.path.isdir(target):
+            os.mkdir(target, 0o755)
+    elif not os.path.exists(target):
         open(target, "a").close()
     mount(source, target, None, MS_BIND | MS_REC)
     if read_only:
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    return target
 
 
-def python_paths():
-    """The host directories the interpreter and its packages live in (never the grader's repository)."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths = {os.path.realpath(p) for p in paths} | paths
-    keep = []
-    for p in sorted(paths, key=len):
-        if os.path.isdir(p) and not any(p == k or p.startswith(k + "/") for k in keep):
-            keep.append(p)
-    return keep
+def mask(path, root):
+    """Hide the directory `path` under `root` behind an empty tmpfs (read-only once the root is built)."""
+    target = in_root(root, path)
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    return target
 
 
-def build_root(config):
-    """A new root: read-only system and Python directories, the sandbox directory, a private /proc.
+# ----------------------------------------------------------------------------- what a worker may see
+def within(path, folder):
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def normalized(name):
+    """A distribution's name as its metadata's file names and requirements compare (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def metadata_text(meta, name):
+    path = meta if os.path.isfile(meta) else os.path.join(meta, name)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def requirements(meta):
+    """The names of the distributions that the one described by `meta` needs (no extras)."""
+    if meta.endswith(".dist-info"):
+        header = metadata_text(meta, "METADATA").split("\n\n", 1)[0]
+        lines = [line.partition(":")[2] for line in header.splitlines() if line.startswith("Requires-Dist:")]
+    else:  # an .egg-info: requires.txt, unconditional part first
+        lines = metadata_text(meta, "requires.txt").split("\n[", 1)[0].splitlines()
+    names = []
+    for line in lines:
+        found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if found and "extra" not in line.partition(";")[2]:
+            names.append(normalized(found.group(1)))
+    return names
+
+
+def installed_entries(site, meta):
+    """The names in `site` a distribution installed: packages, modules, vendored libraries, metadata."""
+    if meta.endswith(".dist-info"):
+        record = metadata_text(meta, "RECORD").splitlines()
+        names = {line.split(",", 1)[0].split("/", 1)[0] for line in record}
+    else:
+        names = {os.path.basename(meta)}
+        for top in metadata_text(meta, "top_level.txt").split():
+            names.add(top)
+            names.update(e for e in os.listdir(site) if e.startswith(top + ".") and not e.endswith("-info"))
+    names -= {"", ".", "..", "__pycache__"}
+    return sorted(n for n in names if os.path.lexists(os.path.join(site, n)))
+
+
+def module_name(site, entry):
+    """The top-level module an installed entry provides, or None (metadata, vendored libraries)."""
+    if os.path.isdir(os.path.join(site, entry)):
+        return None if "." in entry else entry
+    for suffix in importlib.machinery.all_suffixes():
+        if entry.endswith(suffix):
+            return entry[: -len(suffix)]
+    return None
+
+
+class View:
+    """What of this Python installation a worker may see and import: an allow-list.
+
+    The standard library; the packages in PACKAGES and the distributions they require (as
+    their metadata says), each entry they installed and nothing else of their site
+    directory; the interpreter and the shared libraries of the system and of Python's
+    prefixes, with every Python directory in those hidden (other Pythons, site-packages).
+    Never the kit itself, however it is installed: it is not on the list.
+    """
+
+    def __init__(self, home, packages=PACKAGES):
+        stdlib_home = os.path.dirname(os.__file__)
+        entries = [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p) and not within(p, home)]
+        self.stdlib = [
+            p
+            for p in entries
+            if not set(p.split("/")) & set(PACKAGE_DIRS)
+            and (within(p, stdlib_home) or os.path.basename(p) == "lib-dynload")
+        ]
+        self.sites = [p for p in entries if p not in self.stdlib]
+        installed = {}
+        for site in self.sites:
+            for entry in sorted(os.listdir(site)):
+                if entry.endswith((".dist-info", ".egg-info")):
+                    name = normalized(entry.rsplit(".", 1)[0].split("-")[0])
+                    installed.setdefault(name, (site, os.path.join(site, entry)))
+        self.packages, self.modules = [], {}  # paths to bind; {top-level module: its site directory}
+        todo, seen = [normalized(p) for p in packages], set()
+        while todo:
+            name = todo.pop(0)
+            if name in seen or name not in installed:
+                continue
+            seen.add(name)
+            site, meta = installed[name]
+            for entry in installed_entries(site, meta):
+                module = module_name(site, entry)
+                if module in NEVER:
+                    continue
+                self.packages.append(os.path.join(site, entry))
+                if module:
+                    self.modules.setdefault(module, site)
+            todo += requirements(meta)
+        prefixes = dict.fromkeys([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix])
+        self.libraries = [*SYSTEM_DIRS, *(f"{p}/{lib}" for p in prefixes for lib in ("lib", "lib64"))]
+        self.libraries = [p for p in dict.fromkeys(self.libraries) if os.path.lexists(p)]
+        self.interpreter = [p for p in {os.path.realpath(sys.executable)} if os.path.isfile(p)]
+
+    def hidden(self):
+        """Directories inside the bound ones that the worker must not see: other Pythons and
+        site directories (the allowed packages are bound back into them)."""
+        bound = [p for p in [*self.libraries, *self.stdlib] if os.path.isdir(p) and not os.path.islink(p)]
+        candidates = [s for s in self.sites if any(within(s, d) for d in bound)]
+        for folder in self.libraries:
+            if folder in bound:
+                candidates += [f"{folder}/{e}" for e in sorted(os.listdir(folder)) if e.startswith("python")]
+        candidates += self.stdlib
+        found = []
+        for path in candidates:
+            if os.path.islink(path) or not os.path.isdir(path):
+                continue
+            if any(within(s, path) for s in self.stdlib):  # the standard library's: only its site dirs
+                found += [f"{path}/{d}" for d in PACKAGE_DIRS if os.path.isdir(f"{path}/{d}")]
+            else:
+                found.append(path)
+        found = [p for p in dict.fromkeys(found) if not any(within(s, p) for s in self.stdlib)]
+        return [p for p in found if not any(q != p and within(p, q) for q in found)]
+
+    def readable(self):
+        return [*self.stdlib, *(os.path.dirname(p) for p in self.packages)]
+
+
+class AllowedModules:
+    """A meta path finder for the allowed packages: each top-level name in its own site directory only."""
+
+    def __init__(self, modules):
+        self.modules = modules
+
+    def find_spec(self, fullname, path=None, target=None):
+        if path is None and fullname in self.modules:
+            return importlib.machinery.PathFinder.find_spec(fullname, [self.modules[fullname]])
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+
+def restrict_imports(runtime, view):
+    """Imports find the runtime, the standard library and the allowed packages, nothing else.
+
+    In basic mode this is no security boundary (the files can still be read by path), but it
+    keeps an installed kit (editable or not) from being imported by name.
+    """
+    machinery = importlib.machinery
+    standard = (machinery.BuiltinImporter, machinery.FrozenImporter, machinery.PathFinder)
+    sys.path[:] = [runtime, *view.stdlib]
+    sys.meta_path[:] = [f for f in sys.meta_path if f in standard] + [AllowedModules(view.modules)]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def build_root(config, view):
+    """A new root from an allow-list: read-only library directories (their Python directories
+    hidden), the standard library, the allowed packages, the runtime and the submission, a
+    small tmpfs as working directory, a private /proc and a few devices.
 
     Paths inside it are the host's paths, so the submission and the runtime keep their names.
     """
     base, uid, limits = config["dir"], config["uid"], config["limits"]
     root = base + "/root"
+    os.umask(0o022)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
-    for name in TOP_LEVEL:
-        host = "/" + name
-        if os.path.islink(host):
-            os.symlink(os.readlink(host), root + host)
-        elif os.path.isdir(host):
-            bind(host, root)
-    for path in python_paths():
-        if not (path == "/usr" or path.startswith("/usr/")):
+    for path in view.libraries:
+        if os.path.islink(path):
+            link = in_root(root, os.path.dirname(path)) + "/" + os.path.basename(path)
+            if not os.path.lexists(link):
+                os.symlink(os.readlink(path), link)
+        elif os.path.isdir(path):
             bind(path, root)
+    masks = [mask(path, root) for path in view.hidden() if not any(within(path, s) for s in view.stdlib)]
+    for path in view.stdlib:
+        bind(path, root)
+    masks += [mask(path, root) for path in view.hidden() if any(within(path, s) for s in view.stdlib)]
+    for path in [*view.packages, *view.interpreter]:
+        bind(path, root)
     os.makedirs(root + "/dev", mode=0o755, exist_ok=True)
     for name in DEVICES:
         if os.path.exists("/dev/" + name):
             bind("/dev/" + name, root, read_only=False)
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", mode=0o755, exist_ok=True)  # may exist: a venv under /tmp is bound above
+    os.makedirs(in_root(root, "/tmp"), mode=0o755, exist_ok=True)
     bind(config["runtime"], root)
     bind(f"{base}/submission", root)
-    os.makedirs(root + base + "/work", mode=0o700)
+    work = in_root(root, base + "/work")
+    os.makedirs(work, mode=0o700, exist_ok=True)
     size = max(1, limits["workdir_bytes"] // 1024)
     options = f"size={size}k,mode=700" + (f",uid={uid},gid={uid}" if uid else "")
-    mount("tmpfs", root + base + "/work", "tmpfs", MS_NOSUID | MS_NODEV, options)
+    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for target in [*masks, root]:
+        mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chroot(root)
 
 
@@ -394,6 +665,7 @@ def readable_by_anyone(paths):
     return True
 
 
+# ----------------------------------------------------------------------------- limits
 def set_limits(limits):
     for name, value in (
         ("RLIMIT_AS", limits["memory_bytes"]),
@@ -406,11 +678,185 @@ def set_limits(limits):
 
 
 def drop_privileges(uid, processes):
-    """Become `uid` (no groups, no way back); cap the processes that uid may run."""
+    """Become `uid` (no groups, no way back); cap the processes and threads that uid may run."""
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+
+
+def join_new_session_keyring():
+    """Leave the grading process's session keyring for a new, empty one of this worker's own.
+
+    False where the kernel has no keyrings or a container's own filter refuses keyctl.
+    """
+    number = SYSCALLS.get(os.uname().machine, (0, {}))[1].get("keyctl")
+    if number is None:
+        return False
+    join = ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING)
+    if LIBC.syscall(ctypes.c_long(number), join, ctypes.c_void_p(None)) < 0:
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+            return False
+        raise OSError(err, f"keyctl: {os.strerror(err)}")
+    return True
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def filter_program(machine, no_children):
+    """A seccomp program: keyrings refused (EPERM); with no_children, so are new processes
+    (fork, vfork, clone without CLONE_THREAD; clone3 answers ENOSYS so that the C library
+    falls back to clone, whose flags a filter can read). Threads stay allowed."""
+    arch, numbers = SYSCALLS[machine]
+    deny, nosys, allow = SECCOMP_RET_ERRNO | errno.EPERM, SECCOMP_RET_ERRNO | errno.ENOSYS, SECCOMP_RET_ALLOW
+    code = [("ld", 4), ("jne", arch, "deny"), ("ld", 0)]
+    if machine == "x86_64":
+        code.append(("jge", 0x40000000, "deny"))  # the x32 ABI's numbers
+    refused = ["add_key", "request_key", "keyctl"] + (["fork", "vfork"] if no_children else [])
+    code += [("jeq", numbers[name], "deny") for name in refused if name in numbers]
+    if no_children:
+        code += [("jeq", numbers["clone3"], "nosys"), ("jeq", numbers["clone"], "clone")]
+    code.append(("ret", allow))
+    labels = {"clone": len(code)}
+    code += [("ld", 16), ("jset", CLONE_THREAD, "allow"), ("ret", deny)]  # 16: the low half of clone's flags
+    for name, value in (("deny", deny), ("nosys", nosys), ("allow", allow)):
+        labels[name] = len(code)
+        code.append(("ret", value))
+    program = []
+    for i, (op, *args) in enumerate(code):
+        if op == "ld":
+            program.append((0x20, 0, 0, args[0]))  # BPF_LD | BPF_W | BPF_ABS
+        elif op == "ret":
+            program.append((0x06, 0, 0, args[0]))  # BPF_RET | BPF_K
+        else:
+            jump = labels[args[1]] - i - 1
+            kind = {"jeq": 0x15, "jne": 0x15, "jge": 0x35, "jset": 0x45}[op]
+            program.append((kind, 0, jump, args[0]) if op == "jne" else (kind, jump, 0, args[0]))
+    return program
+
+
+def install_filter(no_children):
+    """Install the seccomp filter of filter_program (needs no_new_privs); False where unsupported."""
+    machine = os.uname().machine
+    if machine not in SYSCALLS:
+        return False
+    program = filter_program(machine, no_children)
+    instructions = (SockFilter * len(program))(*(SockFilter(*i) for i in program))
+    fprog = SockFprog(len(program), instructions)
+    return LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+
+def can_filter():
+    """Whether a worker can install its seccomp filter (tried in a throwaway child)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
+            os._exit(0 if install_filter(no_children=True) else 1)
+        except BaseException:  # noqa: BLE001 - any failure means: no filter here
+            os._exit(1)
+    return wait_status(pid) == 0
+
+
+# ----------------------------------------------------------------------------- cgroups (v2)
+def cgroup_parent():
+    """A cgroup v2 directory whose children get memory and pids limits and that we may write, or None:
+    NNKIT_CGROUP if the host delegated one there, else our own cgroup if it already enables both."""
+    candidates = [os.environ.get("NNKIT_CGROUP", "")]
+    try:
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split() for line in f]
+        top = next(m[4] for m in mounts if "-" in m and m[m.index("-") + 1] == "cgroup2")
+        with open("/proc/self/cgroup") as f:
+            own = next(line.strip()[3:] for line in f if line.startswith("0::"))
+        candidates.append(top + own.rstrip("/"))
+    except (OSError, StopIteration, IndexError):
+        pass
+    for path in filter(None, candidates):
+        try:
+            with open(path + "/cgroup.subtree_control") as f:
+                enabled = set(f.read().split())
+        except OSError:
+            continue
+        if {"memory", "pids"} <= enabled and os.access(path + "/cgroup.procs", os.W_OK):
+            return path
+    return None
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def make_cgroup(parent, limits, name):
+    """A new cgroup under `parent` holding one worker: memory (no swap) and processes capped, killed whole on OOM."""
+    path = f"{parent}/{name}"
+    os.mkdir(path)
+    try:
+        write_text(f"{path}/memory.max", str(limits["memory_bytes"]))
+        write_text(f"{path}/pids.max", str(limits["processes"]))
+        for control, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
+            if os.path.exists(f"{path}/{control}"):
+                write_text(f"{path}/{control}", value)
+    except OSError:
+        os.rmdir(path)
+        raise
+    return path
+
+
+def remove_cgroups(paths):
+    """Remove the cgroups of workers that ended (a cgroup with a process left is kept for later)."""
+    for path in list(paths):
+        try:
+            os.rmdir(path)
+            paths.remove(path)
+        except FileNotFoundError:
+            paths.remove(path)
+        except OSError:
+            continue
+
+
+def remove_stale_cgroups(parent):
+    """Remove the empty cgroups that fork servers killed before they could clean up left behind."""
+    for entry in os.listdir(parent):
+        found = re.fullmatch(r"nnkit-(\d+)-\d+", entry)
+        if found and not os.path.exists(f"/proc/{found.group(1)}"):
+            with contextlib.suppress(OSError):
+                os.rmdir(f"{parent}/{entry}")
+
+
+def can_limit(parent, limits):
+    """Whether a child of this process can enter a limited cgroup under `parent` (tried, then removed)."""
+    try:
+        path = make_cgroup(parent, limits, f"nnkit-{os.getpid()}-probe")
+    except OSError:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            write_text(f"{path}/cgroup.procs", "0")
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    entered = wait_status(pid) == 0
+    for _ in range(100):  # the child is reaped; its cgroup empties a moment later
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+            break
+        time.sleep(0.01)
+    return entered
 
 
 def has_children():
@@ -473,22 +919,30 @@ def kill_descendants():
 def shut_in(config):
     """Apply the isolation the trusted side chose; return how to kill leftover processes."""
     mode, uid, limits = config["mode"], config["uid"], config["limits"]
+    in_cgroup = bool(config.get("cgroup"))
     kill = kill_descendants
     if mode == "namespaces":
-        build_root(config)
+        build_root(config, VIEW)
         if os.getpid() == 1:
             kill = kill_namespace
     os.chdir(config["dir"] + "/work")
     prctl(PR_SET_CHILD_SUBREAPER, 1)
-    set_limits(limits)
-    if os.geteuid() == 0 and uid and (mode == "namespaces" or readable_by_anyone(python_paths())):
-        drop_privileges(uid, limits["processes"])
+    join_new_session_keyring()  # while still root: nothing of the grading process's keyring stays ours
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+    # Without a cgroup nothing adds up the memory of several processes: then no children
+    # (threads share the one address space RLIMIT_AS limits). Keyrings are refused in any case.
+    filtered = install_filter(no_children=not in_cgroup)
+    set_limits(limits)
+    if os.geteuid() == 0 and uid and (mode == "namespaces" or readable_by_anyone(VIEW.readable())):
+        # no filter and no cgroup: RLIMIT_NPROC 1 keeps children out (and threads: it counts them)
+        drop_privileges(uid, limits["processes"] if filtered or in_cgroup else 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}  # BLAS: one thread
     os.environ.clear()
     os.environ.update(
-        {"HOME": os.getcwd(), "TMPDIR": os.getcwd(), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        {"HOME": os.getcwd(), "TMPDIR": os.getcwd(), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **threads}
     )
+    restrict_imports(config["runtime"], VIEW)
     return kill
 
 
@@ -545,10 +999,13 @@ def run_worker(config, req_fd, rep_fd):
     os._exit(0)
 
 
-def start_worker(config, req_fd, rep_fd, status_fd):
-    """In a fresh fork of the fork server: a session of its own, new namespaces if asked, the
-    worker in a child (pid 1 of the new pid namespace); then wait and report its exit code."""
+def start_worker(config, req_fd, rep_fd, status_fd, cgroup=None):
+    """In a fresh fork of the fork server: its cgroup if it has one, a session of its own, new
+    namespaces if asked, the worker in a child (pid 1 of the new pid namespace); then wait
+    and report its exit code."""
     try:
+        if cgroup:
+            write_text(cgroup + "/cgroup.procs", "0")  # this process, and so every one it starts
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
@@ -568,16 +1025,21 @@ def start_worker(config, req_fd, rep_fd, status_fd):
 
 
 def serve_forks(sock_fd, home):
-    """The fork server: preload, report whether namespaces work, then fork a worker per request.
+    """The fork server: preload, report what isolation works here, then fork a worker per request.
 
-    A request is one message: the worker's JSON config with three file descriptors
-    (requests, replies, exit status). The answer is {"pid": ...} or {"error": ...}.
+    The hello says whether workers can enter namespaces, whether each gets a cgroup
+    (memory and processes of the whole submission limited) and whether the seccomp
+    filter installs. A request is one message: the worker's JSON config with three file
+    descriptors (requests, replies, exit status). The answer is {"pid": ...} or {"error": ...}.
     When the grading process is gone (the socket reads end of file) or on SIGTERM, the
     server removes `home`, its directory, and ends. (Not a parent-death signal: that
     follows the thread that started the server, not the grading process.)
     """
+    global VIEW
+    cgroups = []  # the workers' cgroups not removed yet
 
     def leave(signum=None, frame=None):
+        remove_cgroups(cgroups)
         shutil.rmtree(home, ignore_errors=True)
         os._exit(0)
 
@@ -585,24 +1047,37 @@ def serve_forks(sock_fd, home):
     sock = socket.socket(fileno=sock_fd)
     for name in PRELOAD:
         importlib.import_module(name)
+    VIEW = View(home)
+    parent = cgroup_parent()
+    if parent and not can_limit(parent, {"memory_bytes": 1 << 30, "processes": 64}):
+        parent = None
+    if parent:
+        remove_stale_cgroups(parent)
     gc.freeze()  # what the forks inherit stays out of their garbage collections: no copy-on-write storms
-    sock.sendall(json.dumps({"namespaces": can_unshare()}).encode())
+    hello = {"namespaces": can_unshare(), "cgroup": parent is not None, "filter": can_filter()}
+    sock.sendall(json.dumps(hello).encode())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
-    while True:
+    for serial in itertools.count():
         try:
             data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
         except OSError:
             leave()
         if not data:
             leave()
+        remove_cgroups(cgroups)
         try:
+            config, group = json.loads(data), None
+            if parent:
+                group = make_cgroup(parent, config["limits"], f"nnkit-{os.getpid()}-{serial}")
+                cgroups.append(group)
+                config["cgroup"] = True
             pid = os.fork()
-        except OSError as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             answer = {"error": str(error)}
         else:
             if pid == 0:
                 try:
-                    start_worker(json.loads(data), *fds)
+                    start_worker(config, *fds, cgroup=group)
                 finally:
                     os._exit(4)  # never back into this loop
             answer = {"pid": pid}

@@ -19,6 +19,7 @@ a sandboxed target can implement the same methods over a pipe.
 import importlib.util
 import inspect
 import itertools
+import re
 import sys
 import types
 from pathlib import Path
@@ -89,6 +90,43 @@ class TargetError(Exception):
     """The implementation returned or holds something that is not a plain value."""
 
 
+# The array arguments the student API writes in place by contract: function or method name ->
+# (parameter name, position). A sandboxed target hands every other array argument to student
+# code read-only, and sees changes to these itself.
+WRITTEN_IN_PLACE = {
+    "numerical_gradient": ("x", 1),  # nudged by +h and -h, then restored
+    "step": ("params", 0),  # an optimizer updates the parameters in place
+}
+
+
+def written_in_place(callee, where):
+    """Whether argument `where` (a position or a keyword) of `callee` is written in place by contract."""
+    name, position = WRITTEN_IN_PLACE.get(callee, (None, None))
+    return where == name if isinstance(where, str) else where == position
+
+
+READ_ONLY_ERROR = re.compile(r"read-only|WRITEABLE flag")  # numpy's ValueError on a write into one
+EARLIER_INPUT = "an input of an earlier call"
+
+
+def input_written(what, names, error=None, frames=""):
+    """The CheckFailure for a call that wrote into an input it may not write: expect_untouched's
+    message and hint, then what the student's code raised and where. Trusted side only."""
+    from .expect import expect_untouched
+    from .results import CheckFailure
+
+    try:
+        expect_untouched(types.SimpleNamespace(last_mutations=names), what)
+    except CheckFailure as failure:
+        if error is not None:
+            failure.message = (
+                f"{failure.message}\n  (inputs are read-only: your code raised {type(error).__name__}: {error})"
+                f"\n{frames}"
+            ).rstrip()
+        return failure
+    raise AssertionError("expect_untouched passed a call with modified inputs")
+
+
 def fill_arrays(container, values):
     """Copy every values[key] into the array container[key] in place, if all keys fit.
 
@@ -134,14 +172,21 @@ class InProcessTarget:
         origin: directory of the implementation (its frames are shown on a crash).
         label: how reports name this implementation.
         import_errors: name or module -> error text, for parts that failed to import.
+        read_only_inputs: hand array arguments to student code read-only, as the sandbox does
+            (except what written_in_place names); a write into one raises numpy's ValueError.
+            Off by default: locally, an input modified in place is reported by expect_untouched.
     """
 
-    def __init__(self, namespace, origin=None, label="implementation", import_errors=None):
+    def __init__(
+        self, namespace, origin=None, label="implementation", import_errors=None, read_only_inputs=False
+    ):
         self.namespace = dict(namespace)
         self.origin = Path(origin).resolve() if origin else None
         self.label = label
         self.import_errors = dict(import_errors or {})
+        self.read_only_inputs = read_only_inputs
         self.objects = {}
+        self.stored = set()  # keys of the objects put() here
         self.ids = itertools.count()
         self.last_mutations = []
 
@@ -161,7 +206,7 @@ class InProcessTarget:
     # -- building and calling ---------------------------------------------
     def new(self, name, *args, **kwargs):
         """Construct `name(*args, **kwargs)` and return a Ref to it."""
-        obj = self._invoke(self.namespace[name], args, kwargs)
+        obj = self._invoke(self.namespace[name], args, kwargs, name, name)
         return self._keep(obj, name)
 
     def new_filled(self, name, args, kwargs, attr, values):
@@ -175,15 +220,17 @@ class InProcessTarget:
 
     def call(self, name, *args, **kwargs):
         """Call the function `name` and return a plain value."""
-        return plain(self._invoke(self.namespace[name], args, kwargs), f"{name}(...)")
+        return plain(self._invoke(self.namespace[name], args, kwargs, name, name), f"{name}(...)")
 
     def put(self, value, label="value"):
         """Store a copy of `value` on the student's side (Refs inside it are resolved)."""
-        return self._keep(self._resolve(value), label)
+        ref = self._keep(self._resolve(value), label)
+        self.stored.add(ref.key)
+        return ref
 
     def call_method(self, ref, method, args, kwargs, want):
         fn = getattr(self.objects[ref.key], method)
-        result = self._invoke(fn, args, kwargs)
+        result = self._invoke(fn, args, kwargs, method, f"{ref.label}.{method}")
         label = f"{ref.label}.{method}(...)"
         if want == "ref":
             return self._keep(result, label)
@@ -223,10 +270,33 @@ class InProcessTarget:
             return {k: self._resolve(v) for k, v in value.items()}
         return value
 
-    def _invoke(self, fn, args, kwargs):
+    @staticmethod
+    def _freeze(value):
+        """Make the arrays of `value` (and of the lists, tuples and dicts in it) read-only; whether it has any."""
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+            return True
+        if type(value) in (list, tuple, dict):
+            items = value.values() if type(value) is dict else value
+            return any([InProcessTarget._freeze(item) for item in items])
+        return False
+
+    def _send(self, value, callee, where, frozen):
+        """An argument as student code receives it (read_only_inputs: as the sandbox hands it over:
+        arrays and containers put() here read-only, a stored array and student objects as they are).
+        The name of an argument made read-only goes into `frozen`."""
+        sent = self._resolve(value)
+        if self.read_only_inputs and not written_in_place(callee, where):
+            if not isinstance(value, Ref) or value.key in self.stored and type(sent) in (list, tuple, dict):
+                if self._freeze(sent):
+                    frozen.append(f"argument {where + 1}" if isinstance(where, int) else where)
+        return sent
+
+    def _invoke(self, fn, args, kwargs, callee=None, what=None):
         """Call `fn` on fresh copies of the arguments; record which array arguments it modified."""
-        sent_args = [self._resolve(a) for a in args]
-        sent_kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
+        frozen = []
+        sent_args = [self._send(a, callee, i, frozen) for i, a in enumerate(args)]
+        sent_kwargs = {k: self._send(v, callee, k, frozen) for k, v in kwargs.items()}
         try:
             result = fn(*sent_args, **sent_kwargs)
         except RecordedDataError as error:  # the student's code asked the grader: its crash, not the kit's
@@ -234,6 +304,13 @@ class InProcessTarget:
                 "your code called the grader's expected values, which hold answers only for the grader's own "
                 f"inputs ({error})"
             ) from None
+        except ValueError as error:
+            if not (self.read_only_inputs and READ_ONLY_ERROR.search(str(error))):
+                raise
+            from .results import student_frames
+
+            frames = student_frames(error, self.origin)
+            raise input_written(what or callee, frozen or [EARLIER_INPUT], error, frames) from None
         self.last_mutations = [
             name
             for name, original, sent in itertools.chain(
