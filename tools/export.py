@@ -25,7 +25,6 @@ import re
 import shutil
 import sys
 import tempfile
-import textwrap
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
 from grader.spawner import RUNTIME_FILES
 from tools.make_exercises import expected_stubs
-from tools.record import record
+from tools.record import RecordingError, public_checks, record
 from tools.regions import find_regions, solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,8 +198,7 @@ def module_file(grader_dir, name):
 
 def check_modules(exercises):
     """The modules of grader/checks/ that register public checks of `exercises`."""
-    chosen = set(exercises)
-    return sorted({c.chapter for c in all_checks() if c.exercise in chosen and not is_hidden_check(c)})
+    return sorted({c.chapter for c in public_checks(exercises)})
 
 
 def public_grader_files(grader_dir, exercises, extra_modules=()):
@@ -413,24 +411,22 @@ def readme_text(exercises, public, hidden, stubs, notebooks):
 PLAIN_LINE = re.compile(r"^(return( \w+| None)?|else:|pass|\)|\]|\}|\),?|\],?|.{0,12})$")
 
 
-def oracle_sources():
-    """{oracle name: its source} for every live oracle (the functions a kit must not hold)."""
-    import inspect
-
-    return {name: inspect.getsource(function) for name, function in ORACLES.items()}
-
-
-def body_lines(source):
-    """The stripped lines of a function's source after its signature and docstring."""
-    tree = ast.parse(textwrap.dedent(source))
-    function = tree.body[0]
-    body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
-        body = body[1:]
-    if not body:
-        return set()
-    lines = textwrap.dedent(source).splitlines()
-    return {line.strip() for line in lines[body[0].lineno - 1 : function.end_lineno]}
+def oracle_lines(oracles_dir):
+    """{line: where} of every function body in grader/oracles/ (registered oracles and their helpers),
+    after signatures and docstrings."""
+    found = {}
+    for path in sorted(oracles_dir.glob("*.py")):
+        source = path.read_text()
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source, str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            body = node.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]
+            for line in lines[body[0].lineno - 1 : node.end_lineno] if body else []:
+                found.setdefault(line.strip(), f"grader/oracles/{path.name}: {node.name}")
+    return found
 
 
 def secret_lines(root=ROOT):
@@ -446,9 +442,8 @@ def secret_lines(root=ROOT):
             secret.setdefault(line, f"solutions/{path.name}")
         inside = {i for r in find_regions(source, str(path)) for i in range(r.begin, r.end + 1)}
         public |= {line.strip() for i, line in enumerate(source.splitlines()) if i not in inside}
-    for name, source in oracle_sources().items():
-        for line in body_lines(source):
-            secret.setdefault(line, f"the oracle {name}")
+    for line, where in oracle_lines(root / "grader" / "oracles").items():
+        secret.setdefault(line, where)
     return {
         line: where for line, where in secret.items() if line not in public and not PLAIN_LINE.match(line)
     }
@@ -534,7 +529,10 @@ def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
 
 def recorded_files(exercises, files, root=ROOT):
     """grader/recorded/: the answers of the chosen exercises' public checks, for the kit's grader `files`."""
-    recorder = record(exercises, root / "solutions")
+    try:
+        recorder = record(exercises, root / "solutions")
+    except RecordingError as error:
+        raise ExportError(str(error)) from None
     return {
         f"grader/recorded/{name}": data for name, data in recorder.files(kit_fingerprint_of(files)).items()
     }

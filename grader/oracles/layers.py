@@ -3,7 +3,7 @@ answers their checks recognise."""
 
 import numpy as np
 
-from . import oracle
+from . import functions, oracle
 
 
 # ----------------------------------------------------------------------------- Affine
@@ -34,18 +34,20 @@ def affine_db_mean(dout):
 # ----------------------------------------------------------------------------- elementwise
 @oracle
 def relu(x):
-    return np.maximum(x, 0.0)
+    """The Relu layer's forward: the relu function."""
+    return functions.relu(x)
 
 
 @oracle
 def sigmoid(x):
-    """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
-    return 0.5 * (1 + np.tanh(0.5 * x))
+    """The Sigmoid layer's forward: the sigmoid function."""
+    return functions.sigmoid(x)
 
 
 @oracle
 def tanh(x):
-    return np.tanh(x)
+    """The Tanh layer's forward: the tanh function."""
+    return functions.tanh(x)
 
 
 @oracle

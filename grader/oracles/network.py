@@ -14,24 +14,24 @@ from . import oracle
 def _forward(x, spec, params):
     """(output, the input of every layer)."""
     inputs = []
-    for i, (kind, *_) in enumerate(spec):
+    for i, (layer, *_) in enumerate(spec):
         inputs.append(x)
-        if kind == "Affine":
+        if layer == "Affine":
             x = x.reshape(len(x), -1) @ params[f"{i}.W"] + params[f"{i}.b"]
-        elif kind == "Tanh":
+        elif layer == "Tanh":
             x = np.tanh(x)
         else:
             x = np.maximum(x, 0.0)
     return x, inputs
 
 
-def _layer_backward(i, kind, x_in, params, dout, grads):
+def _layer_backward(i, layer, x_in, params, dout, grads):
     """Gradient w.r.t. the input of layer i; fills grads for an Affine."""
-    if kind == "Affine":
+    if layer == "Affine":
         grads[f"{i}.W"] = x_in.reshape(len(x_in), -1).T @ dout
         grads[f"{i}.b"] = dout.sum(axis=0)
         return (dout @ params[f"{i}.W"].T).reshape(x_in.shape)
-    if kind == "Tanh":
+    if layer == "Tanh":
         return dout * (1.0 - np.tanh(x_in) ** 2)
     return dout * (x_in > 0)
 
@@ -45,12 +45,14 @@ def _backward(inputs, spec, params, dout, order="reverse"):
     return d, grads
 
 
-def _ce_loss_and_grad(scores, labels):
-    n = len(scores)
-    loss = -log_softmax(scores, axis=1)[np.arange(n), labels].mean()
+@oracle
+def ce_loss_and_grad(scores, labels):
+    """(mean softmax cross-entropy of (N, C) scores, its gradient w.r.t. the scores)."""
+    rows = np.arange(len(scores))
+    loss = -log_softmax(scores, axis=1)[rows, labels].mean()
     dscores = softmax(scores, axis=1)
-    dscores[np.arange(n), labels] -= 1.0
-    return float(loss), dscores / n
+    dscores[rows, labels] -= 1.0
+    return float(loss), dscores / len(scores)
 
 
 @oracle
@@ -74,12 +76,6 @@ def backward(x, spec, params, dout, order="reverse"):
 
 
 @oracle
-def ce_loss_and_grad(scores, labels):
-    """(mean softmax cross-entropy of (N, C) scores, its gradient w.r.t. the scores)."""
-    return _ce_loss_and_grad(scores, labels)
-
-
-@oracle
 def fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
     """(losses, final params) of mini-batch SGD in the sample order, as Sequential.fit with shuffle=False.
 
@@ -93,7 +89,7 @@ def fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
         for start in range(0, len(X), batch_size):
             xb, yb = X[start : start + batch_size], y[start : start + batch_size]
             out, inputs = _forward(xb, spec, params)
-            loss, dout = _ce_loss_and_grad(out, yb)
+            loss, dout = ce_loss_and_grad(out, yb)
             losses.append(loss)
             if mistake == "step_first":
                 params = {k: p - lr * grads[k] for k, p in params.items()}
