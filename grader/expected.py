@@ -17,7 +17,10 @@ Arguments are data: arrays, numbers, strings, None, and tuples, lists and dicts 
 import contextlib
 import hashlib
 import importlib
+import io
 import json
+import platform
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -177,9 +180,6 @@ def entries_digest(entries):
 
 def _npz_bytes(arrays):
     """np.savez_compressed of `arrays`, byte-for-byte the same for the same arrays (fixed zip timestamps)."""
-    import io
-    import zipfile
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(arrays):
@@ -193,8 +193,6 @@ def _npz_bytes(arrays):
 
 def environment_text():
     """What the recording's inputs depend on, for the message when a kit's data does not fit."""
-    import platform
-
     return f"numpy {np.__version__}, Python {platform.python_version()}"
 
 
@@ -234,7 +232,7 @@ class RecordedProvider:
                 "was changed, or the data comes from another export): restore grader/ or export the kit again"
             )
         try:
-            with np.load(values_path, allow_pickle=False) as data:
+            with np.load(io.BytesIO(values), allow_pickle=False) as data:
                 self.arrays = {name: data[name] for name in data.files}
         except Exception as error:  # noqa: BLE001 - any unreadable archive is the same problem
             raise RecordedDataError(
@@ -269,7 +267,8 @@ def oracles_present():
 
 
 def kit_fingerprint(grader_dir=Path(__file__).parent):
-    """sha256 of a kit's grader files (code and rubric, not the recorded data): what the data was recorded for."""
+    """sha256 of a grader folder's code and rubric (not recorded data): what a kit's data was recorded
+    for, and what batch results were graded with."""
     files = {}
     for path in grader_dir.rglob("*"):
         rel = path.relative_to(grader_dir)

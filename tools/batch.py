@@ -47,6 +47,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.expected import kit_fingerprint
 from grader.registry import RubricEntry, all_checks, load_rubric
 from grader.report import gradescope_results, summary_table
 from grader.results import CheckResult
@@ -250,12 +251,7 @@ def write_atomic(path, text):
 
 def grader_fingerprint():
     """sha256 of the grader's code and rubric: results from another grader version are regraded."""
-    digest = hashlib.sha256()
-    package = KIT_ROOT / "grader"
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return kit_fingerprint(KIT_ROOT / "grader")
 
 
 def check_results(record):
