@@ -10,8 +10,8 @@ harmless submissions, times isolated grading (as the batch does it) against grad
 same submission in this process, and prints the difference in wall time and in CPU time
 (this process plus the sandbox workers, as they report it): what isolation costs beyond
 the checks themselves. Both run numpy single-threaded, as batch grading does (one
-grading process per core); the two are alternated and medians are reported, since shared
-machines are noisy. One warm-up grading comes first; the fork server that
+grading process per core) and held to one CPU, as grading is (grader.sandbox.on_one_cpu);
+the two are alternated and medians are reported, since shared machines are noisy. One warm-up grading comes first; the fork server that
 starts sandbox workers starts once per grading process and is reported on its own.
 """
 
@@ -34,7 +34,7 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
-from grader.sandbox import grade_isolated, shared_inputs  # noqa: E402
+from grader.sandbox import grade_isolated, on_one_cpu, shared_inputs  # noqa: E402
 from grader.spawner import spawner  # noqa: E402
 from grader.target import load_impl  # noqa: E402
 from tools.batch import engine_name  # noqa: E402
@@ -112,12 +112,13 @@ def generate(folder, count, seed=0):
 
 
 def in_process_seconds(impl):
-    """(wall, CPU) seconds to grade `impl` in this process."""
+    """(wall, CPU) seconds to grade `impl` in this process, held to one CPU as isolated grading is."""
     rubric = load_rubric()
     started, cpu = time.perf_counter(), time.process_time()
-    target = load_impl(impl)
-    for check in all_checks():
-        run_check(check, target, rubric[check.id].points)
+    with on_one_cpu():
+        target = load_impl(impl)
+        for check in all_checks():
+            run_check(check, target, rubric[check.id].points)
     return time.perf_counter() - started, time.process_time() - cpu
 
 

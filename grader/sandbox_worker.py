@@ -926,6 +926,9 @@ def shut_in(config):
         if os.getpid() == 1:
             kill = kill_namespace
     os.chdir(config["dir"] + "/work")
+    if config.get("cpus"):  # the grading process's CPUs: it and this worker take turns
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, config["cpus"])
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     join_new_session_keyring()  # while still root: nothing of the grading process's keyring stays ours
     prctl(PR_SET_NO_NEW_PRIVS, 1)

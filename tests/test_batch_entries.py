@@ -411,3 +411,25 @@ def test_regrade_finishes_on_a_bad_notebook_and_zeroes_its_inflated_cells(tmp_pa
     for student in broken_notebooks():
         assert rows[student].problem and rows[student].trusted == dict.fromkeys(tests, 0.0)
         assert rows[student].nbgrader_total == 0  # --write stored the trusted 0
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs"
+)
+def test_job_processes_are_spread_over_the_cpus():
+    """Each job process (and its sandbox workers) gets a CPU of its own, in turn."""
+    import multiprocessing
+
+    allowed = os.sched_getaffinity(0)
+    counter = multiprocessing.get_context("spawn").Value("i", 0)
+    held = []
+    try:
+        for _ in range(len(allowed) + 1):
+            batch.hold_to_cpu(counter)
+            held.append(os.sched_getaffinity(0))
+            os.sched_setaffinity(0, allowed)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert [len(h) for h in held] == [1] * len(held)
+    assert set().union(*held[:-1]) == allowed  # one CPU each, then round again
+    assert held[-1] == held[0]

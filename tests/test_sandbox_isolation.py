@@ -79,6 +79,12 @@ def readable(paths):
         except OSError:
             found.append(0.0)
     return np.array(found)
+
+
+def cpus():
+    """The CPUs this process may run on."""
+    import os
+    return np.array(sorted(os.sched_getaffinity(0)), dtype=float)
 '''
 
 
@@ -104,7 +110,7 @@ def stub_score(tmp_path_factory):
 
 
 def probe(dest):
-    return build(Hostile("probe", "full", module=PROBE, exports=("importable", "readable")), dest)
+    return build(Hostile("probe", "full", module=PROBE, exports=("importable", "readable", "cpus")), dest)
 
 
 # ----------------------------------------------------------------------------- borrowed answers
@@ -117,6 +123,21 @@ def test_the_kit_cannot_be_imported_by_name(mode, tmp_path):
         assert list(target.call("importable", refused)) == [0.0] * len(refused)
         allowed = ["numpy.linalg", "scipy.special", "scipy.signal", "tqdm"]
         assert list(target.call("importable", allowed)) == [1.0] * len(allowed)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_grading_holds_the_process_and_its_worker_to_one_cpu(tmp_path):
+    """They take turns, so sharing a CPU costs nothing and saves a cross-CPU wake-up per request."""
+    allowed = os.sched_getaffinity(0)
+    with sandbox.on_one_cpu():
+        held = os.sched_getaffinity(0)
+        with SandboxTarget(probe(tmp_path / "probe")) as target:
+            worker = set(target.call("cpus").astype(int))
+    assert len(held) == 1 and held <= allowed
+    assert worker == held
+    assert os.sched_getaffinity(0) == allowed  # given back afterwards
+    with SandboxTarget(probe(tmp_path / "probe2")) as target:  # not held: the worker may use them all
+        assert set(target.call("cpus").astype(int)) == allowed
 
 
 @needs_namespaces

@@ -28,6 +28,7 @@ kit installed); --dask local starts a local Dask cluster with --jobs workers.
 """
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -448,6 +449,17 @@ def failed_job(problem, engine):
     }
 
 
+def hold_to_cpu(counter):
+    """Pool initializer: the k-th job process runs on the k-th CPU it may use, and its sandbox
+    workers with it (a job and its worker take turns; two jobs never share a CPU by chance)."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the scheduler decides
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+
+
 def run_local(tasks, jobs, timeout):
     """Yield (name, record) as each (name, payload) task finishes, `jobs` processes at a time."""
     if jobs <= 1:
@@ -457,7 +469,10 @@ def run_local(tasks, jobs, timeout):
     context = multiprocessing.get_context("spawn")
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # one grading process per core: no BLAS threads on top
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=hold_to_cpu, initargs=(context.Value("i", 0),)
+    )
+    with pool:
         futures = {pool.submit(grade_job, payload, timeout): name for name, payload in tasks}
         try:
             for future in as_completed(futures):
