@@ -371,8 +371,9 @@ def test_answer_code_is_taken_whole_whatever_shares_its_lines(tmp_path):
 
 # ----------------------------------------------------------------------------- tools.regrade
 @pytest.mark.slow
-def test_regrade_finishes_on_a_bad_notebook_and_zeroes_its_inflated_cells(tmp_path, monkeypatch, capsys):
-    """nbgrader gave every student full marks; the wrongly typed notebooks get 0, the honest one keeps them."""
+def test_regrade_finishes_on_a_bad_notebook_and_reports_every_difference(tmp_path, monkeypatch, capsys):
+    """The gradebook gave every student full marks; the wrongly typed notebooks are reported
+    with their reason and a trusted 0, the honest one agrees; nothing is written."""
     pytest.importorskip("nbgrader", reason="tools.regrade needs nbgrader")
     from nbgrader.api import Gradebook
 
@@ -400,17 +401,23 @@ def test_regrade_finishes_on_a_bad_notebook_and_zeroes_its_inflated_cells(tmp_pa
                 gb.find_grade(gid, CHAPTER, CHAPTER, student).auto_score = points
         gb.db.commit()
     full = sum(tests.values())
+    database = (tmp_path / "gradebook.db").read_bytes()
 
-    assert regrade.main([str(tmp_path), CHAPTER, "--write"]) == 1
+    assert regrade.main([str(tmp_path), CHAPTER]) == 1
     out = capsys.readouterr().out
-    assert "could not be regraded: ch2_activations.ipynb: cell 9: its nbgrader grade_id is a list" in out
-    assert out.count("UNREADABLE") + out.count("INFLATED") == 3 and str(tmp_path) not in out
+    assert "could not be graded: ch2_activations.ipynb: cell 9: its nbgrader grade_id is a list" in out
+    assert out.count("DIFFERS") == 3 and str(tmp_path) not in out
+    assert f"nbgrader autograde {CHAPTER} --force" in out
     rows = {r.student: r for r in regrade.regrade(tmp_path, CHAPTER)}
     assert rows["honest"].trusted_total == rows["honest"].nbgrader_total == full
-    assert not rows["honest"].problem
+    assert not rows["honest"].problem and not rows["honest"].differing_cells()
     for student in broken_notebooks():
         assert rows[student].problem and rows[student].trusted == dict.fromkeys(tests, 0.0)
-        assert rows[student].nbgrader_total == 0  # --write stored the trusted 0
+        assert rows[student].nbgrader_total == full
+    assert (tmp_path / "gradebook.db").read_bytes() == database  # a report: nothing written
+    with pytest.raises(SystemExit) as stopped:
+        regrade.main([str(tmp_path), CHAPTER, "--write"])
+    assert stopped.value.code == 2 and "nbgrader autograde" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

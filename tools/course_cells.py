@@ -20,7 +20,6 @@ from tools.regions import BEGIN, find_regions
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER = ROOT / "solutions"
-HIDDEN_SEED = 734120  # the visible checks run again on other data in the hidden tests
 
 
 # ----------------------------------------------------------------------------- cell metadata
@@ -138,6 +137,8 @@ def exercise_names():
 
 
 GRADE_HELPER = """
+import secrets
+
 import grader.checks  # noqa: F401  (registers the checks)
 from grader import registry
 from grader.checks import common as grader_data
@@ -161,21 +162,21 @@ def run_checks(checks, namespace):
     return failed
 
 
-def grade(exercise, namespace, hidden_seed=None):
+def grade(exercise, namespace, hidden=False):
     \"\"\"Run the grader's checks of `exercise` on your code; print what to fix; return the points earned.
 
-    The same checks as `python -m grader`. With `hidden_seed` (the instructor's hidden
-    tests) the hidden checks run too, and the public checks run again on other data.
+    The same checks as `python -m grader`. With `hidden` set (the instructor's hidden
+    tests) the hidden checks run too, and the public checks run again on secret data.
     \"\"\"
     checks = [c for c in registry.all_checks() if c.exercise == exercise]
     public = [c for c in checks if not is_hidden(c)]
-    if hidden_seed is None:
+    if not hidden:
         failed = run_checks(public, namespace)
         for check_id, result in failed.items():
             print(f"[{check_id}] ({RUBRIC[check_id].points:g} pt) {result.text()}")
         return float(sum(RUBRIC[c.id].points for c in public if c.id not in failed))
     failed = run_checks(checks, namespace)
-    saved, grader_data.SEED = grader_data.SEED, hidden_seed
+    saved, grader_data.SEED = grader_data.SEED, secrets.randbits(32)
     try:
         again = run_checks([c for c in public if c.id not in failed], namespace)
     finally:
@@ -207,12 +208,16 @@ def exercise_points(exercise, hidden=True):
 
 
 def test_source(exercise):
+    public = exercise_points(exercise, hidden=False)
+    hidden = exercise_points(exercise) - public
+    worth = f"{public:g} points here" + (f", {hidden:g} more in hidden checks" if hidden else "")
     return textwrap.dedent(
         f"""\
-        # Autograded: the grader's checks of {exercise}. The number shown is the points you earned.
+        # Autograded: the grader's checks of {exercise} ({worth}). The number shown is the
+        # points you earned here. When your work is graded, every check runs again on secret data.
         grade({exercise!r}, globals())
         ### BEGIN HIDDEN TESTS
-        grade({exercise!r}, globals(), hidden_seed={HIDDEN_SEED})
+        grade({exercise!r}, globals(), hidden=True)
         ### END HIDDEN TESTS"""
     )
 

@@ -1,5 +1,6 @@
 """The nbgrader configuration of the course, shared by nbgrader_config.py and tools/course.py."""
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ CELL_TIMEOUT = 120  # seconds per cell: a naive-loop Conv2d passes, an infinite 
 
 def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     """nbgrader Config for the course rooted at `root` (gradebook.db there unless `db_url`)."""
+    from tools.trusted_autograde import zero_broken_notebooks
+
     root = Path(root).resolve()
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
@@ -19,6 +22,25 @@ def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
+    # Autograde: no kernel runs student code; the sandbox grades it (tools/trusted_autograde.py).
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "nbgrader.preprocessors.OverwriteCells",
+        "tools.trusted_autograde.CheckCellMetadata",
+    ]
+    c.Autograde.autograde_preprocessors = [
+        "tools.trusted_autograde.GradeInSandbox",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "tools.trusted_autograde.KeepManualScores",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "tools.trusted_autograde.CheckCellMetadata",
+    ]
+    c.Autograde.pre_convert_hook = functools.partial(zero_broken_notebooks, c.CourseDirectory.db_url)
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Feedback: hidden tests' source and their error output never reach students.
     c.GenerateFeedback.preprocessors = [

@@ -1,57 +1,46 @@
-"""The trusted regrade of an nbgrader assignment: grade the submitted files, not the kernel's verdict.
+"""Where an nbgrader gradebook differs from the trusted grader.
 
-    python -m tools.regrade COURSE_ROOT ASSIGNMENT            # report inflated nbgrader scores
-    python -m tools.regrade COURSE_ROOT ASSIGNMENT --write    # and write the trusted scores
+    python -m tools.regrade COURSE_ROOT ASSIGNMENT
 
-In nbgrader the answer cells share a kernel with the test cells, so an answer
-cell can patch a check, numpy or IPython itself and pass every test. This
-command takes each notebook under COURSE_ROOT/submitted/<student>/ASSIGNMENT/,
-keeps only the definitions of its answer cells (tools.notebooks.extract_impl),
-grades them outside any notebook kernel with the same checks (in the sandbox of
-grader/sandbox.py when present, else in a fresh `python -m grader` process),
-and turns the results into points per test cell (`test_<exercise>`, the
-rubric's points of the checks that passed). A submission whose nbgrader score is
-higher than its trusted score is reported; --write stores the trusted score of
-each such test cell in the gradebook as a manual score, which nbgrader's
-exports then use. A notebook that cannot be read (not JSON, or a cell whose
-metadata or source has the wrong type) is reported and the others are regraded;
-its trusted score is 0 in every test cell the gradebook holds for it.
-Exit status: 0 when no score is inflated, 1 when one is or a notebook could not
-be read, 2 on bad input.
+`nbgrader autograde` with the course's configuration grades in the sandbox
+(tools/trusted_autograde.py), so its scores are the trusted ones. This command
+grades every notebook under COURSE_ROOT/submitted/<student>/ASSIGNMENT/ the same
+way (same function, a fresh secret seed) and lists each test cell whose score in the
+gradebook differs, up or down: scores from a run without the course's configuration,
+from an older kit, manual scores, or a notebook autograde has not seen. It writes
+nothing: `nbgrader autograde ASSIGNMENT --force` writes the trusted scores.
+A notebook that cannot be read is reported (its trusted score is 0) and the others
+are graded. Exit status: 0 when the gradebook agrees, 1 when a score differs or a
+notebook could not be read, 2 on bad input.
 """
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.course_cells import exercise_of_grade_id
 from tools.course_config import COURSE_ID
-from tools.notebooks import NotebookError, extract_impl, read_cells
+from tools.notebooks import NotebookError
 
-ROOT = Path(__file__).resolve().parent.parent
+WRITE_IS_GONE = (
+    "--write is gone: nbgrader autograde now writes the trusted scores itself "
+    "(tools/trusted_autograde.py); run: nbgrader autograde {assignment} --force"
+)
 
 
 @dataclass
 class NotebookRegrade:
     student: str
     notebook: str  # the notebook's name without .ipynb
-    nbgrader: dict = field(default_factory=dict)  # grade_id -> nbgrader's score (None: not graded)
+    nbgrader: dict = field(default_factory=dict)  # grade_id -> the gradebook's score (None: not graded)
     trusted: dict = field(default_factory=dict)  # grade_id -> trusted score
-    problem: str = ""  # why the notebook could not be regraded (its trusted scores are then 0)
+    problem: str = ""  # why the notebook could not be graded (its trusted scores are then 0)
 
-    def inflated_cells(self):
-        return [
-            gid
-            for gid, trusted in self.trusted.items()
-            if self.nbgrader.get(gid) is not None and self.nbgrader[gid] > trusted + 1e-9
-        ]
+    def differing_cells(self):
+        return [gid for gid, trusted in self.trusted.items() if self.nbgrader.get(gid) != trusted]
 
     @property
     def nbgrader_total(self):
@@ -62,45 +51,11 @@ class NotebookRegrade:
         return sum(self.trusted.values())
 
 
-def check_results(impl_dir, exercises):
-    """{check id: passed} for the checks of `exercises` on `impl_dir`, graded outside this process's reach."""
-    try:
-        from grader.sandbox import grade_isolated
-    except ImportError:
-        grade_isolated = None
-    if grade_isolated is not None:
-        return {r.id: r.passed for r in grade_isolated(impl_dir, checks=sorted(exercises))}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "results.json"
-        subprocess.run(
-            [sys.executable, "-m", "grader", "--impl", str(impl_dir), "--json", str(out)],
-            cwd=ROOT,
-            capture_output=True,
-            check=False,
-        )
-        if not out.is_file():
-            return {}
-        return {t["name"]: t["status"] == "passed" for t in json.loads(out.read_text())["tests"]}
-
-
-def trusted_points(passed, exercise, rubric, checks):
-    """The rubric's points of the checks of `exercise` that passed."""
-    return sum(rubric[c.id].points for c in checks if c.exercise == exercise and passed.get(c.id, False))
-
-
-def test_cells(notebook_path):
-    """{grade_id: exercise} of the notebook's autograded test cells (NotebookError if unreadable)."""
-    cells = {}
-    for cell in read_cells(notebook_path):
-        exercise = exercise_of_grade_id(cell.grade_id)
-        if cell.is_test and exercise:
-            cells[cell.grade_id] = exercise
-    return cells
-
-
 def recorded_test_cells(gradebook, assignment, notebook, student):
-    """The grade_ids of the test cells nbgrader holds for a submitted notebook."""
+    """The grade_ids of the test cells the gradebook holds for a submitted notebook."""
     from nbgrader.api import MissingEntry
+
+    from tools.course_cells import exercise_of_grade_id
 
     try:
         submitted = gradebook.find_submission_notebook(notebook, assignment, student)
@@ -109,18 +64,8 @@ def recorded_test_cells(gradebook, assignment, notebook, student):
     return [g.name for g in submitted.grades if exercise_of_grade_id(g.name)]
 
 
-def regrade_notebook(path, rubric, checks):
-    """{grade_id: trusted points} of one submitted notebook; NotebookError if it cannot be read."""
-    cells = test_cells(path)
-    known = {c.exercise for c in checks}
-    with tempfile.TemporaryDirectory() as tmp:
-        impl = extract_impl([path], Path(tmp) / "impl")
-        passed = check_results(impl, {ex for ex in cells.values() if ex in known})
-    return {gid: trusted_points(passed, ex, rubric, checks) for gid, ex in cells.items()}
-
-
-def nbgrader_scores(gradebook, assignment, notebook, student, grade_ids):
-    """{grade_id: score} as nbgrader recorded it (None when it has no grade)."""
+def gradebook_scores(gradebook, assignment, notebook, student, grade_ids):
+    """{grade_id: score} as the gradebook holds it (manual score if any; None when not graded)."""
     from nbgrader.api import MissingEntry
 
     scores = {}
@@ -132,17 +77,16 @@ def nbgrader_scores(gradebook, assignment, notebook, student, grade_ids):
     return scores
 
 
-def regrade(course_root, assignment, write=False, db_url=None):
-    """Regrade every submitted notebook of `assignment`; return a NotebookRegrade per notebook."""
+def regrade(course_root, assignment, db_url=None):
+    """Grade every submitted notebook of `assignment`; return a NotebookRegrade per notebook."""
     from nbgrader.api import Gradebook
 
-    from grader.registry import all_checks, load_rubric
+    from tools.trusted_autograde import cell_grades
 
     course_root = Path(course_root)
     submitted = course_root / "submitted"
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} does not exist: collect the submissions first")
-    rubric, checks = load_rubric(), all_checks()
     db_url = db_url or f"sqlite:///{course_root.resolve() / 'gradebook.db'}"
     found = []
     with Gradebook(db_url, COURSE_ID) as gradebook:
@@ -150,44 +94,43 @@ def regrade(course_root, assignment, write=False, db_url=None):
             for path in sorted((student_dir / assignment).glob("*.ipynb")):
                 row = NotebookRegrade(student_dir.name, path.stem)
                 try:
-                    row.trusted = regrade_notebook(path, rubric, checks)
-                except NotebookError as error:  # this notebook alone: the others are still regraded
+                    row.trusted = {gid: g.points for gid, g in cell_grades(path).items()}
+                except NotebookError as error:  # this notebook alone: the others are still graded
                     row.problem = str(error)
                     cells = recorded_test_cells(gradebook, assignment, path.stem, student_dir.name)
                     row.trusted = dict.fromkeys(cells, 0.0)
-                except Exception as error:  # noqa: BLE001 - the regrade's own failure: reported, nothing written
+                except Exception as error:  # noqa: BLE001 - the grader's own failure: reported
                     row.problem = f"the regrade failed: {type(error).__name__}: {error}"
-                row.nbgrader = nbgrader_scores(
+                row.nbgrader = gradebook_scores(
                     gradebook, assignment, path.stem, student_dir.name, row.trusted
                 )
-                if write:
-                    for gid in row.inflated_cells():
-                        grade = gradebook.find_grade(gid, path.stem, assignment, student_dir.name)
-                        grade.manual_score = row.trusted[gid]
-                    gradebook.db.commit()
                 found.append(row)
     return found
 
 
-def report(rows, wrote):
+def report(rows, assignment):
     lines = []
     for row in rows:
-        inflated = row.inflated_cells()
-        mark = "INFLATED" if inflated else ("UNREADABLE" if row.problem else "ok")
+        differing = row.differing_cells()
+        mark = "DIFFERS" if differing else ("UNREADABLE" if row.problem else "ok")
         lines.append(
-            f"{row.student:<16} {row.notebook:<24} nbgrader {row.nbgrader_total:6g}  trusted {row.trusted_total:6g}  {mark}"
+            f"{row.student:<16} {row.notebook:<24} gradebook {row.nbgrader_total:6g}  "
+            f"trusted {row.trusted_total:6g}  {mark}"
         )
         if row.problem:
-            lines.append(f"    could not be regraded: {row.problem}")
-        for gid in inflated:
-            lines.append(f"    {gid}: nbgrader {row.nbgrader[gid]:g} > trusted {row.trusted[gid]:g}")
-    flagged = sum(bool(r.inflated_cells()) for r in rows)
-    lines.append(f"{len(rows)} notebook(s) regraded, {flagged} with an nbgrader score above the trusted one")
+            lines.append(f"    could not be graded: {row.problem}")
+        for gid in differing:
+            held = "not graded" if row.nbgrader[gid] is None else f"{row.nbgrader[gid]:g}"
+            lines.append(f"    {gid}: gradebook {held}, trusted {row.trusted[gid]:g}")
+    flagged = sum(bool(r.differing_cells()) for r in rows)
+    lines.append(
+        f"{len(rows)} notebook(s) graded, {flagged} where the gradebook differs from the trusted grader"
+    )
     unreadable = sum(bool(r.problem) for r in rows)
     if unreadable:
         lines.append(f"{unreadable} notebook(s) could not be read: trusted score 0")
     if flagged:
-        lines.append("trusted scores written to the gradebook" if wrote else "rerun with --write to apply")
+        lines.append(f"to store the trusted scores: nbgrader autograde {assignment} --force")
     return "\n".join(lines)
 
 
@@ -201,21 +144,21 @@ def main(argv=None):
         "course_root", help="the nbgrader course directory (with submitted/ and gradebook.db)"
     )
     parser.add_argument("assignment", help="assignment name, e.g. ch4_backprop")
-    parser.add_argument(
-        "--write", action="store_true", help="write trusted scores of inflated cells to the gradebook"
-    )
+    parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.write:
+        parser.exit(2, f"error: {WRITE_IS_GONE.format(assignment=args.assignment)}\n")
     root = Path(args.course_root)
     if not (root / "gradebook.db").is_file():
         parser.exit(2, f"error: {root / 'gradebook.db'} not found: autograde the assignment first\n")
     try:
-        rows = regrade(root, args.assignment, write=args.write)
+        rows = regrade(root, args.assignment)
     except FileNotFoundError as error:
         parser.exit(2, f"error: {error}\n")
     if not rows:
         parser.exit(2, f"error: no submitted notebooks of {args.assignment} under {root / 'submitted'}\n")
-    print(report(rows, args.write))
-    return 1 if any(r.inflated_cells() or r.problem for r in rows) else 0
+    print(report(rows, args.assignment))
+    return 1 if any(r.differing_cells() or r.problem for r in rows) else 0
 
 
 if __name__ == "__main__":
