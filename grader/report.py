@@ -1,9 +1,8 @@
 """Formatting CheckResults: the terminal summary and Gradescope's results.json."""
 
 import json
-import os
-import tempfile
-from pathlib import Path
+
+from .files import replaced
 
 
 def by_exercise(results):
@@ -89,9 +88,5 @@ def gradescope_results(results, execution_time=None):
 
 def write_json_atomic(path, data):
     """Write JSON next to `path` and rename it into place, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with replaced(path) as f:
         json.dump(data, f, indent=2)
-    os.replace(tmp, path)

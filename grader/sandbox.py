@@ -42,20 +42,24 @@ Protected against
     (last_mutations, fetch). The worker reports no side effect; a reply it
     forges or garbles (bad JSON, lengths, dtypes, markers, error reports) ends
     it with a protocol error, never as the student's own exception;
-  - with isolation "namespaces" (root and a kernel that lets it create user-less
-    Linux namespaces, as on the grading machines and in Gradescope's containers):
-    no network (empty network namespace); a read-only root built from an
+  - with isolation "namespaces" (as root, as on the grading machines and in
+    Gradescope's containers; or without root where the kernel lets a user make a
+    user namespace, as on most JupyterHubs and laptops): no network (empty network
+    namespace); a read-only root built from an
     allow-list (grader/sandbox_worker.py: View): shared libraries, the standard
     library, the allowed packages, the worker's runtime files and the submission
     copy only, so solutions/, grader/hidden, the oracles, other submissions,
     gradebooks and results files do not exist for it, however the kit is
-    installed; a private /proc; a small tmpfs as working directory; an
-    unprivileged random uid with no_new_privs, its own empty session keyring and
-    no keyring calls (nothing it leaves reaches the next submission).
+    installed; a private /proc; a small tmpfs as working directory; no_new_privs,
+    its own empty session keyring and no keyring, mount, root or namespace calls
+    (nothing it leaves reaches the next submission, nothing changes its view); as
+    root an unprivileged random uid, without root the grading user's own uid with
+    every capability of its user namespace dropped (it can still only write its
+    working directory: everything else it sees is mounted read-only).
 
 Not protected
-  - with isolation "basic" (no root or no namespaces, e.g. a student laptop or an
-    unprivileged CI runner): limits, process cleanup and the trusted verdict
+  - with isolation "basic" (no namespaces, e.g. a container that refuses user
+    namespaces, or macOS): limits, process cleanup and the trusted verdict
     still hold, but the worker sees the file system and the network as the
     grading user does (as root it still drops to a private uid, unless the
     Python installation is readable only by root, e.g. pyenv under /root);
@@ -205,7 +209,7 @@ def _set_affinity(cpus):
 
 
 def available_isolation():
-    """ "namespaces" if workers may enter Linux namespaces (as root), else "basic"."""
+    """ "namespaces" if workers may enter Linux namespaces (as root, or in a user namespace), else "basic"."""
     return "namespaces" if spawner().namespaces else "basic"
 
 

@@ -78,26 +78,80 @@ MAX_FDS_SPACE = socket.CMSG_SPACE(16 * array.array("i").itemsize)  # file descri
 
 PRELOAD = ("numpy.random", "grader.target", "grader.checks.handed")  # imported once, in the fork server
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUSER = 0x20000000, 0x40000000, 0x10000000
 NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+# A bind mount in a user namespace keeps the flags its source has (the kernel locks them):
+# a read-only remount must repeat them. statvfs flag -> mount flag.
+KEPT_FLAGS = {
+    getattr(os, "ST_NOEXEC", 8): MS_NOEXEC,
+    getattr(os, "ST_NOATIME", 1024): MS_NOATIME,
+    getattr(os, "ST_NODIRATIME", 2048): MS_NODIRATIME,
+    getattr(os, "ST_RELATIME", 4096): MS_RELATIME,
+}
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+CAPABILITY_VERSION_3 = 0x20080522
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 WALL = 0x40000000  # __WALL: also children made by clone() with another exit signal
 DEVICES = ("null", "zero", "full", "random", "urandom")
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 CLONE_THREAD, KEYCTL_JOIN_SESSION_KEYRING = 0x00010000, 1
+NEW_MOUNT_API = {
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "mount_setattr": 442,
+}
 X86_64 = {
     "clone": 56,
     "fork": 57,
     "vfork": 58,
+    "pivot_root": 155,
+    "chroot": 161,
+    "mount": 165,
+    "umount2": 166,
     "add_key": 248,
     "request_key": 249,
     "keyctl": 250,
+    "unshare": 272,
+    "setns": 308,
     "clone3": 435,
+    **NEW_MOUNT_API,
 }
-AARCH64 = {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "clone3": 435}
+AARCH64 = {
+    "umount2": 39,
+    "mount": 40,
+    "pivot_root": 41,
+    "chroot": 51,
+    "unshare": 97,
+    "add_key": 217,
+    "request_key": 218,
+    "keyctl": 219,
+    "clone": 220,
+    "setns": 268,
+    "clone3": 435,
+    **NEW_MOUNT_API,
+}
+# Refused to student code in every mode: keyrings (a channel between submissions) and
+# whatever could change the worker's view once it is built (mounts, namespaces, roots).
+REFUSED = (
+    "add_key",
+    "request_key",
+    "keyctl",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    *NEW_MOUNT_API,
+)
 SYSCALLS = {
     "x86_64": (0xC000003E, X86_64),
     "aarch64": (0xC00000B7, AARCH64),
@@ -440,7 +494,9 @@ def bind(source, root, read_only=True):
         open(target, "a").close()
     mount(source, target, None, MS_BIND | MS_REC)
     if read_only:
-        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        kept = os.statvfs(source).f_flag
+        flags = sum(mount_flag for flag, mount_flag in KEPT_FLAGS.items() if kept & flag)
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | flags)
     return target
 
 
@@ -685,6 +741,30 @@ def drop_privileges(uid, processes):
     os.setuid(uid)
 
 
+def enter_user_namespace():
+    """Without root: a new user namespace in which this process is root, mapped to its own uid
+    and gid only, so that it may build a root of its own (the kernel then locks every mount
+    it brings from outside, and the host sees this process as the user it was)."""
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER | NAMESPACES)
+    write_text("/proc/self/setgroups", "deny")
+    write_text("/proc/self/uid_map", f"0 {uid} 1")
+    write_text("/proc/self/gid_map", f"0 {gid} 1")
+
+
+def drop_capabilities():
+    """Give up every capability for good (as root of a user namespace: mount, chroot, ...)."""
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    for cap in range(64):
+        if LIBC.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
+            break  # past the last capability this kernel knows
+    header = (ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (two words each): none
+    if LIBC.capset(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset: {os.strerror(err)}")
+
+
 def join_new_session_keyring():
     """Leave the grading process's session keyring for a new, empty one of this worker's own.
 
@@ -716,7 +796,8 @@ class SockFprog(ctypes.Structure):
 
 
 def filter_program(machine, no_children):
-    """A seccomp program: keyrings refused (EPERM); with no_children, so are new processes
+    """A seccomp program: keyrings and changes of mounts and namespaces refused (EPERM,
+    REFUSED); with no_children, so are new processes
     (fork, vfork, clone without CLONE_THREAD; clone3 answers ENOSYS so that the C library
     falls back to clone, whose flags a filter can read). Threads stay allowed."""
     arch, numbers = SYSCALLS[machine]
@@ -724,7 +805,7 @@ def filter_program(machine, no_children):
     code = [("ld", 4), ("jne", arch, "deny"), ("ld", 0)]
     if machine == "x86_64":
         code.append(("jge", 0x40000000, "deny"))  # the x32 ABI's numbers
-    refused = ["add_key", "request_key", "keyctl"] + (["fork", "vfork"] if no_children else [])
+    refused = [*REFUSED, *(["fork", "vfork"] if no_children else [])]
     code += [("jeq", numbers[name], "deny") for name in refused if name in numbers]
     if no_children:
         code += [("jeq", numbers["clone3"], "nosys"), ("jeq", numbers["clone"], "clone")]
@@ -939,6 +1020,8 @@ def shut_in(config):
     if os.geteuid() == 0 and uid and (mode == "namespaces" or readable_by_anyone(VIEW.readable())):
         # no filter and no cgroup: RLIMIT_NPROC 1 keeps children out (and threads: it counts them)
         drop_privileges(uid, limits["processes"] if filtered or in_cgroup else 1)
+    if config.get("user_namespace"):  # root of its own user namespace: no capability may stay
+        drop_capabilities()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}  # BLAS: one thread
     os.environ.clear()
@@ -964,18 +1047,31 @@ def wait_status(pid):
             continue
 
 
-def can_unshare():
-    """Whether a child of this process may enter new namespaces and mount in them (tried in a throwaway child)."""
-    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+def can_unshare(home=None):
+    """Whether a child of this process may enter new namespaces and build a root in them: as
+    root, or without root in a user namespace of its own (tried in a throwaway child, which
+    mounts a tmpfs over `home` and a /proc in it there)."""
+    if not sys.platform.startswith("linux"):
         return False
     pid = os.fork()
     if pid == 0:
         try:
-            unshare(NAMESPACES)
+            if os.geteuid() == 0:
+                unshare(NAMESPACES)
+            else:
+                enter_user_namespace()
             mount(None, "/", None, MS_REC | MS_PRIVATE)
             inner = os.fork()
             if inner == 0:
-                os._exit(0)
+                try:
+                    if home:
+                        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+                        os.mkdir(home + "/proc")
+                        mount("proc", home + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                        bind("/usr", home)
+                    os._exit(0)
+                except BaseException:  # noqa: BLE001 - any failure means: no namespaces here
+                    os._exit(1)
             os._exit(0 if wait_status(inner) == 0 else 1)
         except BaseException:  # noqa: BLE001 - any failure means: no namespaces here
             os._exit(1)
@@ -1012,7 +1108,10 @@ def start_worker(config, req_fd, rep_fd, status_fd, cgroup=None):
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
-        if config["mode"] == "namespaces":
+        if config["mode"] == "namespaces" and os.geteuid() != 0:
+            enter_user_namespace()
+            config["user_namespace"] = True
+        elif config["mode"] == "namespaces":
             unshare(NAMESPACES)
         pid = os.fork()
     except BaseException:  # noqa: BLE001 - tell the trusted side why the sandbox could not start
@@ -1057,7 +1156,7 @@ def serve_forks(sock_fd, home):
     if parent:
         remove_stale_cgroups(parent)
     gc.freeze()  # what the forks inherit stays out of their garbage collections: no copy-on-write storms
-    hello = {"namespaces": can_unshare(), "cgroup": parent is not None, "filter": can_filter()}
+    hello = {"namespaces": can_unshare(home), "cgroup": parent is not None, "filter": can_filter()}
     sock.sendall(json.dumps(hello).encode())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
     for serial in itertools.count():

@@ -440,3 +440,22 @@ def test_job_processes_are_spread_over_the_cpus():
     assert [len(h) for h in held] == [1] * len(held)
     assert set().union(*held[:-1]) == allowed  # one CPU each, then round again
     assert held[-1] == held[0]
+
+
+def test_results_files_are_replaced_whole_and_readable_by_the_instructors_group(tmp_path):
+    """Feedback, gradebooks, notebooks and zips get a plain file's mode (not mkstemp's 0600),
+    and a write that fails leaves the old file and no temporary one."""
+    from grader.files import replaced
+
+    path = tmp_path / "out" / "gradebook.csv"
+    old = os.umask(0o022)
+    try:
+        with replaced(path) as f:
+            f.write("first")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "first" and path.stat().st_mode & 0o777 == 0o644
+    with pytest.raises(RuntimeError), replaced(path) as f:
+        f.write("half")
+        raise RuntimeError("stopped")
+    assert path.read_text() == "first" and sorted(p.name for p in path.parent.iterdir()) == ["gradebook.csv"]

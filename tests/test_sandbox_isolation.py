@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -81,6 +82,45 @@ def readable(paths):
     return np.array(found)
 
 
+def view_changes():
+    """1.0 for each way of changing this process's view that worked: writing an installed
+    package, remounting its root or a package read-write, unmounting a mask, a new root, and
+    the same from a user namespace of its own."""
+    import ctypes
+    import os
+    libc = ctypes.CDLL(None, use_errno=True)
+    package = os.path.dirname(np.__file__)
+
+    def tried(fn):
+        try:
+            return float(fn() is not False)
+        except BaseException:
+            return 0.0
+
+    def write():  # asked, not done: basic mode as root could
+        return os.access(os.path.join(package, "__init__.py"), os.W_OK)
+
+    def remount(path):
+        return lambda: libc.mount(None, path.encode(), None, ctypes.c_ulong(32 | 4096), None) == 0
+
+    def umount(path):
+        return lambda: libc.umount2(path.encode(), 2) == 0
+
+    def own_namespace():
+        if libc.unshare(0x10000000 | 0x00020000) != 0:
+            return False
+        return libc.mount(None, package.encode(), None, ctypes.c_ulong(32 | 4096), None) == 0 and write()
+
+    return np.array([
+        tried(write),
+        tried(remount("/")),
+        tried(remount(package)),
+        tried(umount(package)),
+        tried(lambda: libc.chroot(b"/tmp") == 0),
+        tried(own_namespace),
+    ])
+
+
 def cpus():
     """The CPUs this process may run on."""
     import os
@@ -110,7 +150,10 @@ def stub_score(tmp_path_factory):
 
 
 def probe(dest):
-    return build(Hostile("probe", "full", module=PROBE, exports=("importable", "readable", "cpus")), dest)
+    return build(
+        Hostile("probe", "full", module=PROBE, exports=("importable", "readable", "cpus", "view_changes")),
+        dest,
+    )
 
 
 # ----------------------------------------------------------------------------- borrowed answers
@@ -123,6 +166,18 @@ def test_the_kit_cannot_be_imported_by_name(mode, tmp_path):
         assert list(target.call("importable", refused)) == [0.0] * len(refused)
         allowed = ["numpy.linalg", "scipy.special", "scipy.signal", "tqdm"]
         assert list(target.call("importable", allowed)) == [1.0] * len(allowed)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_worker_cannot_change_its_view(mode, tmp_path):
+    """Mounts, roots and namespaces are refused in every mode; with namespaces the installed
+    packages are not writable either (as root of a user namespace, without root, as much as
+    under a private uid; basic mode is no file-system boundary)."""
+    with SandboxTarget(probe(tmp_path / "probe"), Limits(isolation=mode)) as target:
+        changed = list(target.call("view_changes"))
+    assert changed[1:] == [0.0] * 5
+    if mode == "namespaces":
+        assert changed[0] == 0.0
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
@@ -315,8 +370,8 @@ def test_a_worker_leaves_the_grading_process_session_keyring(tmp_path):
         pytest.skip("no keyrings here (no kernel support, or a container's filter refuses them)")
     assert seen.pop("grader") == 1.0  # the control: its owner lists it
     assert all(payload == 0.0 for _, payload in seen.values()), seen  # its contents: never
-    if NAMESPACES:  # its name neither, under the worker's own uid (basic mode here may keep root's)
-        assert seen["namespaces"][0] == 0.0, seen
+    if NAMESPACES and os.geteuid() == 0:  # its name neither, under the worker's own uid (basic mode
+        assert seen["namespaces"][0] == 0.0, seen  # may keep root's; without root the uid is the same)
 
 
 def as_uid(uid, fn):
@@ -369,3 +424,73 @@ def test_nothing_passes_from_one_submission_to_the_next(mode, tmp_path, monkeypa
         as_uid(uid, lambda: control.call("forget", tag))
         control.call("forget", tag)  # what a worker running as root (basic mode) may have left
     assert {name for name in closed if found[name]} == set()
+
+
+# ----------------------------------------------------------------------------- without root
+NOBODY = 65534
+
+
+def reachable_for_others(paths):
+    """Shell lines (run as root in a private mount namespace) that let any user reach `paths`:
+    each ancestor others cannot enter is covered by an open tmpfs with the way back bound in."""
+    lines, covered = [], set()
+    for path in paths:
+        parts = Path(path).parts
+        for depth in range(1, len(parts)):
+            ancestor = Path(*parts[:depth])
+            if ancestor in covered or os.stat(ancestor).st_mode & 0o001:
+                continue
+            child = Path(*parts[: depth + 1])
+            aside = f"/tmp/nnkit-aside-{len(covered)}"
+            lines += [
+                f"mkdir -p {aside}",
+                f"mount --bind {child} {aside}",
+                f"mount -t tmpfs -o mode=755 tmpfs {ancestor}",
+                f"mkdir -p {child}",
+                f"mount --bind {aside} {child}",
+            ]
+            covered.add(ancestor)
+    return lines
+
+
+@pytest.mark.slow
+@needs_root
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("unshare", "setpriv", "mount")), reason="needs util-linux"
+)
+def test_without_root_a_user_namespace_gives_the_same_walls():
+    """An instructor who is not root (a JupyterHub user) still grades with namespaces: the
+    worker builds its root in a user namespace of its own. This module's tests and the
+    input tests, and nbgrader's trusted autograde steps, run as an unprivileged user, pass
+    (those that need root skip)."""
+    paths = [os.path.realpath(sys.executable), sys.prefix, str(ROOT)]
+    home = Path(tempfile.mkdtemp(prefix="nnkit-nobody-"))  # where that user may write
+    os.chmod(home, 0o777)
+    env = f"HOME={home} PATH=/usr/bin:/bin LANG=C.UTF-8"
+    as_nobody = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups env -i {env}"
+    check = (
+        f"cd {ROOT} && {as_nobody} {sys.executable} -c "
+        "'from grader.sandbox import available_isolation; print(\"isolation\", available_isolation())'"
+    )
+    tests = (
+        f"cd {ROOT} && {as_nobody} {sys.executable} -m pytest -q -p no:cacheprovider "
+        f"--basetemp={home}/tmp tests/test_sandbox_isolation.py tests/test_sandbox_inputs.py "
+        "tests/test_trusted_autograde.py "
+        "-k 'not without_root'"
+    )
+    script = "\n".join(["set -e", *reachable_for_others(paths), check, tests])
+    try:
+        done = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    out = done.stdout + done.stderr
+    if "isolation basic" in out:
+        pytest.skip("no unprivileged user namespaces on this host")
+    assert "isolation namespaces" in out, out[-3000:]
+    assert done.returncode == 0, out[-3000:]
+    assert " passed" in out and "failed" not in out, out[-3000:]

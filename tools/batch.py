@@ -49,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.expected import kit_fingerprint
+from grader.files import replaced
 from grader.registry import RubricEntry, all_checks, load_rubric
 from grader.report import gradescope_results, summary_table
 from grader.results import CheckResult
@@ -235,19 +236,9 @@ def grade_job(payload, timeout=None, seed=None):
 # -- writing files -----------------------------------------------------------------------------
 def write_atomic(path, text):
     """Write `text` to a temporary file beside `path` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # a lone surrogate (from a student's exception message) is written as \udXXX, not an error
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # a lone surrogate (from a student's exception message) is written as \udXXX, not an error
+    with replaced(path, encoding="utf-8", errors="backslashreplace", newline="") as f:
+        f.write(text)
 
 
 def grader_fingerprint():

@@ -10,7 +10,6 @@ makes of them (run through its Python API, with a throwaway gradebook).
 
 import argparse
 import filecmp
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from grader.files import replaced
 from tools.course_config import course_config, kernel_path_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +27,6 @@ def chapter_names():
     from tools.course_content import chapters
 
     return [c.name for c in chapters()]
-
-
-def write_atomic(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def write_sources(course_root, names=None):
@@ -47,7 +39,8 @@ def write_sources(course_root, names=None):
         if names and chapter.name not in names:
             continue
         path = Path(course_root) / "source" / chapter.name / f"{chapter.name}.ipynb"
-        write_atomic(path, notebook_text(chapter))
+        with replaced(path) as f:
+            f.write(notebook_text(chapter))
         paths.append(path)
     return paths
 

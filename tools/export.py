@@ -34,6 +34,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.expected import kit_fingerprint_of
+from grader.files import replaced
 from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
 from grader.spawner import RUNTIME_FILES
@@ -627,19 +628,12 @@ def write_tree(outdir, files, force=False):
 
 def write_zip(zip_path, folder_name, files):
     """A zip of the kit with every path under `folder_name/`, fixed timestamps, written atomically."""
-    fd, tmp = tempfile.mkstemp(dir=zip_path.parent, prefix=f".{zip_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for rel in sorted(files):
-                info = zipfile.ZipInfo(f"{folder_name}/{rel}", date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, files[rel])
-        os.replace(tmp, zip_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced(zip_path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel in sorted(files):
+            info = zipfile.ZipInfo(f"{folder_name}/{rel}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[rel])
 
 
 def export(outdir, exercises=None, make_zip=False, force=False, with_notebooks=True, root=ROOT):

@@ -24,7 +24,6 @@ feedback and exports work as usual on what these steps leave.
 
 import hashlib
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadat
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool
 
+from grader.files import replaced
 from tools.course_cells import exercise_of_grade_id
 from tools.notebooks import NotebookError, extract_impl, read_cells
 
@@ -199,10 +199,8 @@ def read_record(path):
 
 
 def write_record(path, record):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with replaced(path) as f:
         json.dump(record, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 class KeepManualScores(NbGraderPreprocessor):
