@@ -60,3 +60,24 @@ def test_batch_throughput_grades_a_small_mixed_batch():
     full = re.search(r"correct submissions with full marks: (\d+) of (\d+)", out)
     assert full and full.group(1) == full.group(2) != "0", out
     assert re.search(r"isolation overhead per submission .*: -?[\d.]+ s wall time", out), out
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_bench_grades_a_class_and_reports_seconds_per_submission():
+    pytest.importorskip("nbgrader")
+    from grader.sandbox import available_isolation
+
+    if available_isolation() != "namespaces":
+        pytest.skip("the course's autograde refuses to grade without isolation")
+    out = run_bench("nbgrader_autograde.py", "--students", "2", "--chapters", "ch2_activations")
+    assert re.search(
+        r"ch2_activations: 2 submissions in [\d.]+ s: [\d.]+ s per submission; full marks for 1 of 1", out
+    ), out
+
+
+def test_hint_rate_reports_every_held_out_mistake():
+    from tests.holdout import holdout
+
+    out = run_bench("hint_rate.py")
+    assert f"held-out mistakes: {len(holdout())};" in out, out
+    assert len(re.findall(r"^(named|caught, not named|MISSED) ", out, re.MULTILINE)) == len(holdout()), out
