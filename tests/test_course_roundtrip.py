@@ -443,6 +443,7 @@ def test_the_autograde_command_grades_a_class_with_broken_notebooks(tmp_path):
         path.write_text(text)
     done = nbgrader_cli(tmp_path, "autograde", ASSIGNMENT, "--force")
     log = done.stdout + done.stderr
+    assert f"z_honest: submission {len(students)} of {len(students)} of {ASSIGNMENT}" in log  # progress
     got = scores(tmp_path, ASSIGNMENT, ["z_honest"])
     assert got["z_honest"] == sum(cell_points(ASSIGNMENT).values()), log[-3000:]
     from nbgrader.api import Gradebook, MissingEntry

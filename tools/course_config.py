@@ -13,7 +13,7 @@ CELL_TIMEOUT = 120  # seconds per cell: a naive-loop Conv2d passes, an infinite 
 
 def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     """nbgrader Config for the course rooted at `root` (gradebook.db there unless `db_url`)."""
-    from tools.trusted_autograde import zero_broken_notebooks
+    from tools.trusted_autograde import before_each_submission
 
     root = Path(root).resolve()
     c = Config()
@@ -40,7 +40,7 @@ def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
         "nbgrader.preprocessors.AssignLatePenalties",
         "tools.trusted_autograde.CheckCellMetadata",
     ]
-    c.Autograde.pre_convert_hook = functools.partial(zero_broken_notebooks, c.CourseDirectory.db_url)
+    c.Autograde.pre_convert_hook = functools.partial(before_each_submission, c.CourseDirectory.db_url)
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Feedback: hidden tests' source and their error output never reach students.
     c.GenerateFeedback.preprocessors = [

@@ -14,9 +14,10 @@ configuration (tools/course_config.py) swaps three steps of its pipeline:
   the submission it was given on (see its docstring).
 - `CheckCellMetadata` replaces nbgrader's: a notebook whose metadata claims another
   schema version fails alone instead of stopping the run.
-- `zero_broken_notebooks`, the pre-convert hook: a submitted notebook that cannot be
-  graded scores 0 in every cell, with the reason in the log (nbgrader then fails on it
-  alone), instead of keeping the score of an earlier submission.
+- `before_each_submission`, the pre-convert hook: says which submission of how many
+  is next, and gives a submitted notebook that cannot be graded 0 in every cell, with
+  the reason in the log (nbgrader then fails on it alone), instead of keeping the
+  score of an earlier submission.
 
 nbgrader's `SaveAutoGrades`, late penalties, timestamps, `autograded/` notebooks,
 feedback and exports work as usual on what these steps leave.
@@ -271,7 +272,27 @@ def broken_reason(path):
     return None
 
 
-def zero_broken_notebooks(db_url, notebooks, **_):
+def before_each_submission(db_url, notebooks, **_):
+    """Autograde.pre_convert_hook, bound to the gradebook's URL (tools/course_config.py)."""
+    report_progress(notebooks)
+    zero_broken_notebooks(db_url, notebooks)
+
+
+def report_progress(notebooks):
+    """Log "submission k of n" (nbgrader grades the submissions of an assignment in name order)."""
+    from traitlets.log import get_logger
+
+    if not notebooks:
+        return
+    folder = Path(notebooks[0]).parent  # submitted/<student>/<assignment>
+    student, assignment = folder.parent.name, folder.name
+    students = sorted(p.parent.name for p in folder.parent.parent.glob(f"*/{assignment}") if p.is_dir())
+    if student in students:
+        where = f"{students.index(student) + 1} of {len(students)}"
+        get_logger().info("%s: submission %s of %s", student, where, assignment)
+
+
+def zero_broken_notebooks(db_url, notebooks):
     """Autograde.pre_convert_hook (bound to the gradebook's URL): every cell of a submitted
     notebook that cannot be graded scores 0, manual scores included, and the log says why."""
     from nbgrader.api import Gradebook, MissingEntry
