@@ -54,7 +54,23 @@ def scale_factor(got, expected, batch_size=None):
         return "the sign is flipped"
     if abs(c - 2) < 1e-6 or abs(c - 0.5) < 1e-6:
         return f"off by a factor of {c:g}: a missing or extra factor 2?"
+    if c > 0 and (k := round(1 / c)) >= 3 and abs(c * k - 1) < 1e-6:
+        return f"off by a factor of 1/{k}: a mean over {k} values where their sum is needed?"
+    if c > 0 and (k := round(c)) >= 3 and abs(c / k - 1) < 1e-6:
+        return f"off by a factor of {k}: a sum over {k} values where their mean is needed?"
     return f"off by a constant factor of {c:.4g}"
+
+
+def kept_dims(got, expected):
+    """The right values with an extra axis of length 1: keepdims=True on a sum or mean."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.ndim == expected.ndim + 1 and 1 in got.shape and got.size == expected.size:
+        if got.shape != expected.shape and _close(got.reshape(expected.shape), expected):
+            return (
+                f"the values are right but the shape is {got.shape} instead of {expected.shape}: "
+                "the sum keeps its axis (keepdims=True); drop keepdims"
+            )
+    return None
 
 
 def not_summed(got, expected):
@@ -67,7 +83,7 @@ def not_summed(got, expected):
     return None
 
 
-GENERIC = (not_finite, transposed, not_summed, all_zero)
+GENERIC = (not_finite, transposed, kept_dims, not_summed, all_zero)
 
 
 def diagnose(got, expected, batch_size=None, extra=()):

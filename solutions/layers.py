@@ -167,8 +167,9 @@ class Dropout(Layer):
 class BatchNorm1d(Layer):
     """Batch normalisation over the batch axis of (N, D) inputs.
 
-    Training: normalise with the batch mean and (biased) variance, then scale by
-    gamma and shift by beta; update the running statistics as
+    Training: normalise with the batch mean and (biased) variance,
+    `x_hat = (x - mean) / sqrt(var + eps)`, then scale by gamma and shift by beta,
+    `out = gamma * x_hat + beta`; update the running statistics as
     `running = momentum * running + (1 - momentum) * batch_statistic`.
     Evaluation (`training` False): normalise with the running statistics.
 

@@ -183,6 +183,10 @@ DERIVATIVE_MISTAKES = {
             lambda x, dout, p: expected("layers.relu_grad_inverted", x, dout),
             "the mask is inverted: keep dout where x > 0",
         ),
+        hint_if_close(
+            lambda x, dout, p: expected("layers.relu_grad_masked_by_dout", x, dout),
+            "the mask comes from the sign of dout: keep dout where the forward input x was > 0",
+        ),
     ],
     "Sigmoid": [
         hint_if_close(
@@ -192,6 +196,10 @@ DERIVATIVE_MISTAKES = {
         hint_if_close(
             lambda x, dout, p: dout, "dout is passed through unchanged: multiply by out * (1 - out)"
         ),
+        hint_if_close(
+            lambda x, dout, p: expected("layers.sigmoid_grad_plus", x, dout),
+            "a sign slip in the derivative: it is out * (1 - out), not out * (1 + out)",
+        ),
     ],
     "Tanh": [
         hint_if_close(
@@ -199,6 +207,10 @@ DERIVATIVE_MISTAKES = {
             "the derivative uses x: it is 1 - out**2, with out = tanh(x)",
         ),
         hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: multiply by 1 - out**2"),
+        hint_if_close(
+            lambda x, dout, p: expected("layers.tanh_grad_no_square", x, dout),
+            "the square is missing: the derivative is 1 - out**2, not 1 - out",
+        ),
     ],
 }
 

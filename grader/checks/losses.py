@@ -14,6 +14,10 @@ from ..results import CheckFailure, CheckTimeout, student_frames
 from .common import data_rng, make
 
 LOSS_TOL = 1e-5  # relative error allowed on a loss value
+SOFTMAX_OVER_BATCH = (
+    "softmax is taken over the batch axis (axis 0): normalise each row over the classes, "
+    "scores.max(axis=1, keepdims=True) and sum(axis=1, keepdims=True)"
+)
 
 
 def matches(value, text):
@@ -78,6 +82,8 @@ def ce_forward_hints(scores, labels, int_labels=True):
         matches([wrong["sign_flipped"]], "the sign is flipped: the loss is -mean(log p of the true class)"),
         *(matches([value], LOG_P_PLUS_EPS) for value in wrong["log_p_plus_eps"]),
     ]
+    if wrong["softmax_over_batch"] is not None:
+        hints.append(matches([wrong["softmax_over_batch"]], SOFTMAX_OVER_BATCH))
     # labels (N,) broadcast against the columns as if they were one-hot rows (only when N is C or 1)
     if int_labels and wrong["labels_as_onehot"] is not None:
         hints.append(matches([wrong["labels_as_onehot"]], LABELS_AS_ONEHOT))
@@ -270,6 +276,14 @@ def ce_backward_hints(scores, target, dout):
         for value in wrong["minus_scores"]
     ]
     hints.append(matches(wrong["no_target"], "the target is not subtracted: dscores = (softmax - t) / N"))
+    hints.append(
+        matches(
+            wrong["raw_scores"],
+            "backward uses the raw scores instead of the softmax probabilities: dscores = (softmax(scores) - t) / N",
+        )
+    )
+    if wrong["softmax_over_batch"] is not None:
+        hints.append(matches(wrong["softmax_over_batch"], SOFTMAX_OVER_BATCH))
     if wrong["labels_as_onehot"] is not None:  # int labels (N,) broadcast against the columns (N is C or 1)
         hints.append(matches(wrong["labels_as_onehot"], LABELS_AS_ONEHOT))
     if dout != 1.0:

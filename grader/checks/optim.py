@@ -3,8 +3,9 @@
 Every check runs a few `step(params, grads)` calls on grader-chosen dicts of
 arrays and compares the change of each parameter with the oracle's ("optim.simulate",
 through `expected`). The checks accept the usual equivalent conventions: PyTorch-style momentum
-(v = mu * v + g, p -= lr * v), eps inside or outside the square root, and
-Adam's `lr_t` formulation (the optimizers are built with a tiny eps).
+(v = mu * v + g, p -= lr * v) and, where eps is tiny, Adam's `lr_t` formulation. Where eps's
+place shows (the eps_placement checks: small gradients, a visible eps), the docstrings' form
+counts, PyTorch's: sqrt(h) + eps, sqrt(v_hat) + eps.
 """
 
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Mistake:
     shared: bool = False
     counter: str = "call"
     hyper: tuple = ()  # (name, value) pairs that replace the check's hyperparameters
+    swap: tuple = ()  # two hyperparameter names whose values trade places
 
 
 def decay_mistakes(name):
@@ -60,6 +62,12 @@ def decay_mistakes(name):
     ]
 
 
+def lr_eps_swapped(name):
+    return Mistake(
+        "lr and eps are swapped: check the order of the constructor's arguments", name, swap=("lr", "eps")
+    )
+
+
 ADAM_T_ONCE = "increment it once per call to step, before the update (t = 1 on the first step)"
 
 MISTAKES = {
@@ -69,6 +77,7 @@ MISTAKES = {
         Mistake(
             "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad", "Momentum/dampened"
         ),
+        Mistake("the step does not use lr: v = momentum * v - lr * grad", "Momentum/no lr"),
         *decay_mistakes("Momentum"),
     ],
     "AdaGrad": [
@@ -78,6 +87,7 @@ MISTAKES = {
         ),
         Mistake("the step is divided by h: divide by sqrt(h) + eps", "AdaGrad/no sqrt"),
         *decay_mistakes("AdaGrad"),
+        lr_eps_swapped("AdaGrad"),
     ],
     "RMSProp": [
         Mistake(
@@ -93,6 +103,7 @@ MISTAKES = {
             "RMSProp/no 1 - alpha",
         ),
         *decay_mistakes("RMSProp"),
+        lr_eps_swapped("RMSProp"),
     ],
     "Adam": [
         Mistake(
@@ -110,6 +121,9 @@ MISTAKES = {
         Mistake(
             f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}", "Adam", counter="zero"
         ),
+        Mistake(
+            f"Adam step counter t is never incremented (it stays 1): {ADAM_T_ONCE}", "Adam", counter="one"
+        ),
         Mistake(f"Adam step counter t incremented per key: {ADAM_T_ONCE}", "Adam", counter="per_key"),
         Mistake(f"Adam step counter t is off by one: {ADAM_T_ONCE}", "Adam", counter="plus_one"),
         Mistake(
@@ -117,7 +131,16 @@ MISTAKES = {
             "v = beta2 * v + (1 - beta2) * grad**2",
             "Adam/betas swapped",
         ),
+        Mistake(
+            "the first moment m is averaged with beta2: m = beta1 * m + (1 - beta1) * grad",
+            "Adam/beta2 for m",
+        ),
+        Mistake(
+            "the step uses the raw gradient instead of the first moment: step with m_hat = m / (1 - beta1**t)",
+            "Adam/raw gradient",
+        ),
         *decay_mistakes("Adam"),
+        lr_eps_swapped("Adam"),
     ],
 }
 
@@ -203,6 +226,15 @@ def expect_grads_untouched(grads_ref, grads, name):
             )
 
 
+def mistaken(hyper, mistake):
+    """The hyperparameters a Mistake runs with."""
+    wrong = {**hyper, **dict(mistake.hyper)}
+    if mistake.swap:
+        a, b = mistake.swap
+        wrong[a], wrong[b] = hyper[b], hyper[a]
+    return wrong
+
+
 def run_steps(t, name, hyper, params0, grads_seq, situation, extra=()):
     """Run step once per grads dict and compare every parameter's change with the oracle's.
 
@@ -215,9 +247,7 @@ def run_steps(t, name, hyper, params0, grads_seq, situation, extra=()):
     wrong = [
         (
             m.text,
-            expected(
-                "optim.simulate", m.rule, {**hyper, **dict(m.hyper)}, params0, grads_seq, m.shared, m.counter
-            ),
+            expected("optim.simulate", m.rule, mistaken(hyper, m), params0, grads_seq, m.shared, m.counter),
         )
         for m in list(extra) + MISTAKES[name]
     ]
@@ -318,6 +348,43 @@ def zero_gradient(name):
     return run
 
 
+ROOT_FORM = {"AdaGrad": "sqrt(h) + eps", "RMSProp": "sqrt(h) + eps", "Adam": "sqrt(v_hat) + eps"}
+
+
+def eps_placement(name):
+    def run(t):
+        rng = data_rng(607)
+        shapes = {"W": (3, 4), "b": (4,)}
+        params0 = random_params(rng, shapes)
+        grads = [{k: 1e-3 * g for k, g in step.items()} for step in random_grads(rng, shapes, 3)]
+        hyper = {**HYPER[name], "eps": 1e-3}
+        extra = [
+            Mistake(
+                f"eps is inside the square root: divide by {ROOT_FORM[name]} (the docstring's form, "
+                "PyTorch's); with small gradients sqrt(... + eps) takes far too small steps",
+                f"{name}/eps inside sqrt",
+            ),
+            *[
+                Mistake(
+                    "the eps given to the constructor is not used: use self.eps", name, hyper=(("eps", e),)
+                )
+                for e in (0.0, 1e-7, 1e-8, 1e-10)
+            ],
+        ]
+        if name == "Adam":
+            extra.append(
+                Mistake(
+                    "eps is added to sqrt(v) before the bias correction (the lr_t form): "
+                    "divide m_hat by sqrt(v_hat) + eps",
+                    "Adam/eps before correction",
+                )
+            )
+        situation = "3 steps with gradients of about 1e-3 and eps = 1e-3 (where the place of eps matters)"
+        run_steps(t, name, hyper, params0, grads, situation, extra=extra)
+
+    return run
+
+
 def in_place(name):
     def run(t):
         rng = data_rng(605)
@@ -358,6 +425,7 @@ CHECKS = [
     ("in_place", in_place, ("SGD", *STATEFUL)),
     ("weight_decay", weight_decay, ("SGD", *STATEFUL)),
     ("zero_gradient", zero_gradient, ADAPTIVE),
+    ("eps_placement", eps_placement, ADAPTIVE),
 ]
 
 for _check_name, _factory, _names in CHECKS:

@@ -16,7 +16,7 @@ both placements. The running variance may be biased (as documented) or unbiased
 
 import numpy as np
 
-from ..expect import GRAD_TOL, VALUE_TOL, expect_array, expect_untouched, given_shapes
+from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected
 from ..numeric import rel_error
 from ..registry import check
@@ -156,6 +156,10 @@ def expect_dropout_dx(p, x, out, dout, dx):
         hints=[
             value_hint(dout, "dout is passed through unchanged: apply the forward mask and scale"),
             value_hint(dout * kept, "dx is not scaled by 1/(1-p) like the forward survivors"),
+            value_hint(
+                dout / (1 - p),
+                "dx is rescaled but never masked: zero it where the forward pass dropped x (same mask, then / (1 - p))",
+            ),
             new_mask,
         ],
     )
@@ -230,7 +234,11 @@ def dropout_uses_rng(t):
 
 
 # ============================================================================= BatchNorm1d
-BN_EPS = 1e-10  # tiny: eps inside or outside the square root give the same values
+BN_EPS = 1e-10  # tiny: most checks grade the rest of the layer; the eps check grades eps
+EPS_OUTSIDE = (
+    "eps is added to the standard deviation: normalise with (x - mean) / sqrt(var + eps), "
+    "the docstring's form (PyTorch's)"
+)
 BN_CASES = [(4, 4), (8, 5), (3, 2)]  # (N, D): square first, so a wrong-axis mean still broadcasts
 RUNNING_TOL = 1e-6
 BN_FORWARD = "regularization.bn_train"  # the training-mode forward, (x, gamma, beta), eps BN_EPS
@@ -522,10 +530,7 @@ def bn_eps(t):
     out = layer.call("forward", x)
     expect_untouched(t, "BatchNorm1d.forward")
     g, b = params["gamma"], params["beta"]
-    # eps added to the standard deviation: also accepted
     outside = expected("regularization.bn_train_eps_outside", x, g, b, eps)
-    if isinstance(out, np.ndarray) and out.shape == x.shape and rel_error(out, outside) <= VALUE_TOL:
-        return
     ignored = "the eps given to the constructor is not used: use self.eps"
     variances = expected("regularization.batch_statistics", [x], "var")[0]
     expect_array(
@@ -538,6 +543,40 @@ def bn_eps(t):
                 value_hint(expected(BN_FORWARD, x, g, b, eps=e), ignored)
                 for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)
             ],
+            value_hint(outside, EPS_OUTSIDE),
             *bn_forward_mistakes(x, params, eps),
+        ],
+    )
+    check_eval_eps(t, rng, eps)
+
+
+def check_eval_eps(t, rng, eps):
+    """Eval mode with running variances comparable to eps: where eps goes shows."""
+    n, d = 4, 3
+    params = bn_params(rng, d)
+    layer = make_with_params(t, "BatchNorm1d", params, d, eps=eps)
+    stats = {"running_mean": rng.uniform(-1, 1, d), "running_var": rng.uniform(0.05, 0.5, d)}
+    for attr, value in stats.items():
+        layer.set(attr, value)
+    layer.set("training", False)
+    x = bn_features(rng, n, d, 0.3, 1.0)
+    out = layer.call("forward", x)
+    expect_untouched(t, "BatchNorm1d.forward")
+    args = (x, params["gamma"], params["beta"], stats["running_mean"], stats["running_var"])
+    wrong = expected("regularization.bn_eval_mistakes", *args, 0.9, eps)
+    expect_array(
+        out,
+        expected("regularization.bn_eval", *args, eps),
+        f"BatchNorm1d(eps={eps}).forward output (training False)",
+        given_shapes(x=x) + f", running_var {np.round(stats['running_var'], 3).tolist()}",
+        hints=[
+            value_hint(wrong["eps outside the root"], EPS_OUTSIDE),
+            *[
+                value_hint(
+                    expected("regularization.bn_eval", *args, e),
+                    "the eps given to the constructor is not used: use self.eps",
+                )
+                for e in (0.0, 1e-5, 1e-8)
+            ],
         ],
     )

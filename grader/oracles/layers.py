@@ -74,6 +74,25 @@ def tanh_grad_of_x(x, dout):
     return dout * (1 - x**2)
 
 
+@oracle
+def relu_grad_masked_by_dout(x, dout):
+    """dout kept where dout > 0: the mask taken from dout instead of from x."""
+    return dout * (dout > 0)
+
+
+@oracle
+def sigmoid_grad_plus(x, dout):
+    """out * (1 + out): a sign slip in the derivative."""
+    out = 1 / (1 + np.exp(-x))
+    return dout * out * (1 + out)
+
+
+@oracle
+def tanh_grad_no_square(x, dout):
+    """1 - out: the square of out missing."""
+    return dout * (1 - np.tanh(x))
+
+
 # ----------------------------------------------------------------------------- Flatten
 @oracle
 def flatten(x):

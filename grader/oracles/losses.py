@@ -43,6 +43,7 @@ def ce_forward_mistakes(scores, labels):
         "sign_flipped": -per_sample.mean(),
         "log_p_plus_eps": log_eps,
         "labels_as_onehot": -(log_softmax(scores, axis=1) * labels).sum() / n if n in (c, 1) else None,
+        "softmax_over_batch": -(t * log_softmax(scores, axis=0)).sum() / n if n > 1 else None,
     }
 
 
@@ -62,6 +63,8 @@ def ce_backward_mistakes(scores, target, dout):
             scale * (probs - scores) / batch for scale in ((dout, 1.0) if dout != 1.0 else (1.0,))
         ],
         "no_target": dout * probs / batch,
+        "raw_scores": dout * (scores - target) / batch,
+        "softmax_over_batch": dout * (softmax(scores, axis=0) - target) / batch if batch > 1 else None,
         "labels_as_onehot": dout * (probs - labels) / batch if batch in (c, 1) else None,
         "ignores_dout": right if dout != 1.0 else None,
     }

@@ -121,6 +121,45 @@ def adam_betas_swapped(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
     return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
+def adagrad_eps_inside(p, g, state, t, lr, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = state.get("h", 0.0) + g * g
+    return p - lr * g / np.sqrt(state["h"] + eps)
+
+
+def rmsprop_eps_inside(p, g, state, t, lr, alpha, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    state["h"] = alpha * state.get("h", 0.0) + (1 - alpha) * g * g
+    return p - lr * g / np.sqrt(state["h"] + eps)
+
+
+def adam_eps_inside(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    return p - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps)
+
+
+def adam_eps_before_correction(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta1, beta2)
+    lr_t = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return p - lr_t * m / (np.sqrt(v) + eps)
+
+
+def adam_beta2_for_m(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    m, v = adam_moments(g + weight_decay * p, state, beta2, beta2)
+    return p - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def adam_raw_gradient(p, g, state, t, lr, beta1, beta2, eps, weight_decay=0.0):
+    g = g + weight_decay * p
+    _, v = adam_moments(g, state, beta1, beta2)
+    return p - lr * g / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def momentum_no_lr(p, g, state, t, lr, momentum, weight_decay=0.0):
+    state["v"] = momentum * state.get("v", 0.0) - (g + weight_decay * p)
+    return p + state["v"]
+
+
 CORRECT = {
     "SGD": sgd_rule,
     "Momentum": momentum_rule,
@@ -141,6 +180,13 @@ RULES = {
     },
     "Momentum/no velocity": momentum_no_velocity,
     "Momentum/dampened": momentum_dampened,
+    "Momentum/no lr": momentum_no_lr,
+    "AdaGrad/eps inside sqrt": adagrad_eps_inside,
+    "RMSProp/eps inside sqrt": rmsprop_eps_inside,
+    "Adam/eps inside sqrt": adam_eps_inside,
+    "Adam/eps before correction": adam_eps_before_correction,
+    "Adam/beta2 for m": adam_beta2_for_m,
+    "Adam/raw gradient": adam_raw_gradient,
     "AdaGrad/no accumulation": adagrad_no_accumulation,
     "AdaGrad/no sqrt": adagrad_no_sqrt,
     "RMSProp/alpha swapped": rmsprop_alpha_swapped,
@@ -158,7 +204,7 @@ def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
     """Parameters before and after each step of the rule named `rule` (a list of dicts, index 0 = params0).
 
     shared: one state for all keys (a mistake); counter: how t is counted,
-    "call" (correct), "per_key", "zero" (never incremented) or "plus_one".
+    "call" (correct), "per_key", "zero" or "one" (never incremented) or "plus_one".
     """
     update = RULES[rule]
     params = {k: np.array(v, dtype=np.float64) for k, v in params0.items()}
@@ -167,7 +213,7 @@ def simulate(rule, hyper, params0, grads_seq, shared=False, counter="call"):
         for step, step_grads in enumerate(grads_seq, start=1):
             for key in params:
                 visits += 1
-                t = {"call": step, "per_key": visits, "zero": 0, "plus_one": step + 1}[counter]
+                t = {"call": step, "per_key": visits, "zero": 0, "one": 1, "plus_one": step + 1}[counter]
                 state = states.setdefault(None if shared else key, {})
                 params[key] = update(
                     params[key], np.asarray(step_grads[key], dtype=np.float64), state, t, **hyper

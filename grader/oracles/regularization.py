@@ -23,7 +23,7 @@ def bn_train(x, gamma, beta, eps=BN_EPS, ddof=0):
 
 @oracle
 def bn_train_eps_outside(x, gamma, beta, eps):
-    """Training mode with eps added to the standard deviation instead of the variance (also accepted)."""
+    """Training mode with eps added to the standard deviation instead of the variance (a mistake)."""
     return gamma * (x - x.mean(axis=0)) / (x.std(axis=0) + eps) + beta
 
 
@@ -111,6 +111,7 @@ def bn_eval_mistakes(x, gamma, beta, running_mean, running_var, momentum, eps=BN
             x, gamma, beta, mom * rm + (1 - mom) * x.mean(0), mom * rv + (1 - mom) * x.var(0), eps
         ),
         "divided by var": gamma * (x - rm) / (rv + eps) + beta,
+        "eps outside the root": gamma * (x - rm) / (np.sqrt(rv) + eps) + beta,
         "no gamma, beta": (x - rm) / np.sqrt(rv + eps),
     }
 

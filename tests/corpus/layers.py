@@ -222,3 +222,27 @@ ALTERNATIVES = [
     Alternative("naive sigmoid that warns", "Sigmoid", SigmoidNaiveWithWarnings),
     Alternative("tanh via 2*sigmoid(2x)-1", "Tanh", TanhFromSigmoid),
 ]
+
+
+# ----------------------------------------------------------------------------- derivative formulas
+class SigmoidDerivativeSignSlip(ref.Sigmoid):
+    def backward(self, dout):
+        s = self.out
+        return dout * (s + s * s)  # s * (1 + s)
+
+
+class TanhDerivativeWithoutSquare(ref.Tanh):
+    def backward(self, dout):
+        return dout - dout * self.out
+
+
+class ReluMaskFromDout(ref.Relu):
+    def backward(self, dout):
+        return np.maximum(dout, 0.0)  # keeps dout where dout > 0
+
+
+BUGS += [
+    Bug("sigmoid backward out * (1 + out)", "Sigmoid", SigmoidDerivativeSignSlip, "not out * (1 + out)"),
+    Bug("tanh backward 1 - out", "Tanh", TanhDerivativeWithoutSquare, "the square is missing"),
+    Bug("relu backward masked by dout", "Relu", ReluMaskFromDout, "the mask comes from the sign of dout"),
+]

@@ -284,8 +284,42 @@ class MSESquareAndSize(ref.MSELoss):
         return np.multiply(dout, 2.0) * np.subtract(self.pred, self.target) / np.size(self.pred)
 
 
+class CERoundOffBelowZero(ref.SoftmaxCrossEntropy):
+    """Another summation order: a loss that should be 0 (one class) comes out as -1.85e-17."""
+
+    def forward(self, scores, y):
+        return super().forward(scores, y) - 1.85e-17
+
+
 ALTERNATIVES = [
     Alternative("cross-entropy via scipy logsumexp and index arithmetic", "SoftmaxCrossEntropy", CELogsumexp),
+    Alternative("cross-entropy with round-off below zero", "SoftmaxCrossEntropy", CERoundOffBelowZero),
     Alternative("cross-entropy row by row with np.eye targets", "SoftmaxCrossEntropy", CEExplicitLoops),
     Alternative("mse via np.square and size", "MSELoss", MSESquareAndSize),
 ]
+
+
+# ----------------------------------------------------------------------------- softmax axis and raw scores
+class CESoftmaxDownColumns(ref.SoftmaxCrossEntropy):
+    def forward(self, scores, y):
+        scores = np.asarray(scores, dtype=float)
+        n, c = scores.shape
+        self.target = np.eye(c)[y] if np.ndim(y) == 1 else np.asarray(y, dtype=float)
+        e = np.exp(scores - scores.max(axis=0))
+        self.probs = e / e.sum(axis=0)
+        return float(-np.sum(self.target * np.log(self.probs)) / n)
+
+
+class CEBackwardFromScores(ref.SoftmaxCrossEntropy):
+    def forward(self, scores, y):
+        self.raw = np.asarray(scores, dtype=float)
+        return super().forward(scores, y)
+
+    def backward(self, dout=1.0):
+        return dout * (self.raw - self.target) / len(self.raw)
+
+
+BUGS += [
+    Bug("softmax cross-entropy over the batch axis", "SoftmaxCrossEntropy", CESoftmaxDownColumns, "over the batch axis"),
+    Bug("cross-entropy backward from the raw scores", "SoftmaxCrossEntropy", CEBackwardFromScores, "raw scores instead"),
+]  # fmt: skip

@@ -415,6 +415,17 @@ class AdamLrT(ref.Adam):
             params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + self.eps)
 
 
+class AdamLrTScaledEps(AdamLrT):
+    """The lr_t form with eps scaled to match: lr_t * m / (sqrt(v) + eps * sqrt(1 - beta2**t))."""
+
+    def step(self, params, grads):
+        eps, self.eps = self.eps, self.eps * np.sqrt(1.0 - self.beta2 ** (self.t + 1))
+        try:
+            super().step(params, grads)
+        finally:
+            self.eps = eps
+
+
 class AdamEpsInsideSqrt(ref.Adam):
     def step(self, params, grads):
         self.t += 1
@@ -442,16 +453,92 @@ def he_uniform(fan_in, fan_out, rng=None):
     return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
+BUGS += [
+    # eps placement: the docstrings' form, sqrt(h) + eps and sqrt(v_hat) + eps (PyTorch's), is the contract
+    Bug("adagrad eps inside sqrt", "AdaGrad", AdaGradEpsInsideSqrt, "eps is inside the square root"),
+    Bug(
+        "adagrad book style with 1e-7", "AdaGrad", AdaGradBookEps, "eps given to the constructor is not used"
+    ),
+    Bug(
+        "rmsprop in-place decay, eps inside sqrt",
+        "RMSProp",
+        RMSPropInPlaceDecay,
+        "eps is inside the square root",
+    ),
+    Bug("adam with lr_t and eps on sqrt(v)", "Adam", AdamLrT, "before the bias correction"),
+    Bug("adam eps inside sqrt", "Adam", AdamEpsInsideSqrt, "eps is inside the square root"),
+]
+
 ALTERNATIVES = [
     Alternative("sgd shrink then step", "SGD", SGDShrinkThenStep),
     Alternative("momentum pytorch convention", "Momentum", MomentumPyTorch),
+    Alternative("adam lr_t form with eps scaled to sqrt(v_hat) + eps", "Adam", AdamLrTScaledEps),
     Alternative("momentum preallocated velocities", "Momentum", MomentumPreallocated),
-    Alternative("adagrad eps inside sqrt", "AdaGrad", AdaGradEpsInsideSqrt),
-    Alternative("adagrad book style with 1e-7", "AdaGrad", AdaGradBookEps),
-    Alternative("rmsprop in-place decay, eps inside sqrt", "RMSProp", RMSPropInPlaceDecay),
-    Alternative("adam with lr_t", "Adam", AdamLrT),
-    Alternative("adam eps inside sqrt", "Adam", AdamEpsInsideSqrt),
     Alternative("xavier uniform", "xavier_init", xavier_uniform),
     Alternative("he via rng.normal", "he_init", he_normal_scale),
     Alternative("he uniform", "he_init", he_uniform),
 ]
+
+
+# ----------------------------------------------------------------------------- more Adam and Momentum slips
+class AdamFirstMomentWithBeta2(ref.Adam):
+    def step(self, params, grads):
+        self.t += 1
+        for key, p, g in param_pairs(params, grads, "Adam"):
+            g = g + self.weight_decay * p
+            m = self.m[key] = self.beta2 * self.m.get(key, 0.0) + (1.0 - self.beta2) * g
+            v = self.v[key] = self.beta2 * self.v.get(key, 0.0) + (1.0 - self.beta2) * g**2
+            p -= (
+                self.lr
+                * (m / (1.0 - self.beta1**self.t))
+                / (np.sqrt(v / (1.0 - self.beta2**self.t)) + self.eps)
+            )
+
+
+class AdamStepsWithGradient(ref.Adam):
+    def step(self, params, grads):
+        self.t += 1
+        for key, p, g in param_pairs(params, grads, "Adam"):
+            g = g + self.weight_decay * p
+            self.m[key] = self.beta1 * self.m.get(key, 0.0) + (1.0 - self.beta1) * g
+            v = self.v[key] = self.beta2 * self.v.get(key, 0.0) + (1.0 - self.beta2) * g**2
+            p -= self.lr * g / (np.sqrt(v / (1.0 - self.beta2**self.t)) + self.eps)
+
+
+class AdamCounterStuckAtOne(ref.Adam):
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, beta1, beta2, eps, weight_decay)
+        self.t = 1
+
+    def step(self, params, grads):
+        self.t -= 1  # the reference's step adds 1 again: t is 1 on every step
+        super().step(params, grads)
+
+
+class AdamFixedEps(ref.Adam):
+    def step(self, params, grads):
+        self.eps = 1e-8
+        super().step(params, grads)
+
+
+class AdamLrEpsOrder(ref.Adam):
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr=eps, beta1=beta1, beta2=beta2, eps=lr, weight_decay=weight_decay)
+
+
+class MomentumForgetsLr(ref.Momentum):
+    def step(self, params, grads):
+        for key, p, g in param_pairs(params, grads, "Momentum"):
+            v = self.velocity.get(key, 0.0) * self.momentum - (g + self.weight_decay * p)
+            self.velocity[key] = v
+            p += v
+
+
+BUGS += [
+    Bug("adam first moment with beta2", "Adam", AdamFirstMomentWithBeta2, "averaged with beta2"),
+    Bug("adam steps with the raw gradient", "Adam", AdamStepsWithGradient, "raw gradient instead of the first moment"),
+    Bug("adam t stuck at 1", "Adam", AdamCounterStuckAtOne, "never incremented"),
+    Bug("adam with a fixed eps", "Adam", AdamFixedEps, "eps given to the constructor is not used"),
+    Bug("adam lr and eps swapped", "Adam", AdamLrEpsOrder, "lr and eps are swapped"),
+    Bug("momentum without lr", "Momentum", MomentumForgetsLr, "does not use lr"),
+]  # fmt: skip

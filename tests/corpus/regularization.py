@@ -457,11 +457,40 @@ class BatchNormUnbiasedRunningVar(BatchNormSteps):
         return super().forward(x)
 
 
+BUGS += [  # the docstring's form, (x - mean) / sqrt(var + eps), is the contract
+    Bug(
+        "batchnorm eps outside the sqrt",
+        "BatchNorm1d",
+        BatchNormEpsOutsideSqrt,
+        "eps is added to the standard deviation",
+    ),
+]
+
 ALTERNATIVES = [
     Alternative("dropout with binomial masks", "Dropout", DropoutBinomial),
     Alternative("dropout with uniform < 1 - p", "Dropout", DropoutUniformBelowKeep),
     Alternative("dropout with a scaled float mask", "Dropout", DropoutScaledMask),
     Alternative("batchnorm book style backward", "BatchNorm1d", BatchNormBook),
-    Alternative("batchnorm eps outside the sqrt", "BatchNorm1d", BatchNormEpsOutsideSqrt),
     Alternative("batchnorm unbiased running variance", "BatchNorm1d", BatchNormUnbiasedRunningVar),
+]
+
+
+# ----------------------------------------------------------------------------- more Dropout and BatchNorm slips
+class DropoutBackwardOnlyRescales(ref.Dropout):
+    def backward(self, dout):
+        return as_float_array(dout) * (1.0 if self.scale is None else 1.0 / (1.0 - self.p))
+
+
+class BatchNormGradsKeepdims(ref.BatchNorm1d):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        dout = as_float_array(dout)
+        self.grads["gamma"] = (dout * self.x_hat).sum(axis=0, keepdims=True)
+        self.grads["beta"] = dout.sum(axis=0, keepdims=True)
+        return dx
+
+
+BUGS += [
+    Bug("dropout backward rescales without the mask", "Dropout", DropoutBackwardOnlyRescales, "never masked"),
+    Bug("batchnorm dgamma and dbeta with keepdims", "BatchNorm1d", BatchNormGradsKeepdims, "keepdims"),
 ]
