@@ -2,6 +2,7 @@
 
 import contextlib
 import signal
+import sysconfig
 import threading
 import traceback
 import warnings
@@ -91,6 +92,31 @@ def student_frames(error, origin):
     return "".join(traceback.format_list(frames)).rstrip()
 
 
+GRADER_DIR = Path(__file__).resolve().parent
+LIBRARY_DIRS = tuple(
+    Path(p).resolve()
+    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def raised_by_the_grader(error):
+    """Whether `error` came from the grader's own code: no frame of its traceback lies outside the
+    grader package and the libraries (grader/target.py, which runs student code, counts as outside).
+    Exceptions of a sandboxed worker arrive with the student's own frames and are never the grader's."""
+    if getattr(error, "student_frames", None) is not None:
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    for frame in frames:
+        path = Path(frame.filename).resolve()
+        if path.name == "target.py" and path.parent == GRADER_DIR:
+            return False
+        if not (path.is_relative_to(GRADER_DIR) or any(path.is_relative_to(d) for d in LIBRARY_DIRS)):
+            return False
+    return True
+
+
 def not_implemented_name(error):
     """'Affine.forward' from a stub's NotImplementedError, else the innermost function's name."""
     text = str(error)
@@ -126,11 +152,19 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
             raise  # the grader cannot judge this check: no score at all beats a wrong one
         except (Exception, SystemExit) as error:  # noqa: BLE001 - a crash in student code is reported, not raised
             result.status = "error"
-            result.message = (
-                f"{check.id}: your code raised {type(error).__name__}: {error}\n"
-                f"{student_frames(error, getattr(target, 'origin', None))}"
-            )
-            result.hint = crash_hint(check.exercise, error)
+            if raised_by_the_grader(error):
+                where = traceback.extract_tb(error.__traceback__)[-1]
+                result.message = (
+                    f"{check.id}: the grader itself failed while judging your answer "
+                    f"({type(error).__name__}: {error}, at {Path(where.filename).name}:{where.lineno}). "
+                    "This is not a mistake in your code: tell your instructor."
+                )
+            else:
+                result.message = (
+                    f"{check.id}: your code raised {type(error).__name__}: {error}\n"
+                    f"{student_frames(error, getattr(target, 'origin', None))}"
+                )
+                result.hint = crash_hint(check.exercise, error)
     seen = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

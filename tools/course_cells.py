@@ -101,6 +101,11 @@ def nbgrader_regions(code):
     return "\n".join(out)
 
 
+HELPERS_NOTE = (
+    "# Optional. With no helpers, delete the line `raise NotImplementedError()` (Run All stops there)."
+)
+
+
 def answer_code(module, names):
     return nbgrader_regions("\n\n\n".join(definition_source(module, n) for n in names))
 
@@ -247,7 +252,10 @@ def build_notebook(chapter: Chapter):
                 if item.names == (HELPERS,)
                 else f"{prefix}_{'_'.join(item.names)}"
             )
-            cell = nbformat.v4.new_code_cell(answer_code(item.module, item.names))
+            code = answer_code(item.module, item.names)
+            if item.names == (HELPERS,):
+                code = HELPERS_NOTE + "\n" + code
+            cell = nbformat.v4.new_code_cell(code)
             cell.metadata = nbgrader_meta(grade_id, solution=True)
             cells.append(cell)
         elif isinstance(item, Tests):

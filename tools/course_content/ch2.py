@@ -56,6 +56,7 @@ CHAPTER = Chapter(
 
             xs = np.linspace(-5, 5, 401)
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+            drawn = []
             for f in (step, sigmoid, relu, tanh):
                 try:
                     ys = f(xs)
@@ -63,11 +64,15 @@ CHAPTER = Chapter(
                     continue
                 axes[0].plot(xs, ys, label=f.__name__)
                 axes[1].plot(xs[1:-1], (ys[2:] - ys[:-2]) / (xs[2] - xs[0]), label=f.__name__)
+                drawn.append(f.__name__)
             axes[0].set(title="h(x)", ylim=(-1.2, 2))
             axes[1].set(title="h'(x)", ylim=(-0.2, 1.2))
             for ax in axes:
                 ax.axhline(0, color="gray", lw=0.5)
-                ax.legend()
+                if drawn:
+                    ax.legend()
+            if not drawn:
+                print("implement step, sigmoid, relu or tanh first: the plots show what you implemented")
             plt.show()
             """
         ),
