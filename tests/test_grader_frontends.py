@@ -147,3 +147,21 @@ def test_crash_hints_only_when_they_fit():
     assert crash_hint("Relu", AttributeError("module 'numpy' has no attribute 'maximun'")) is None
     assert "return statement" in crash_hint("Sequential", TypeError("'NoneType' object is not subscriptable"))
     assert crash_hint("sigmoid", ZeroDivisionError("division by zero")) is None
+
+
+def test_an_exception_in_the_graders_own_code_is_never_blamed_on_the_student(tmp_path, monkeypatch):
+    """An oracle or hint candidate that raises is the grader's failure; a crash in the student's
+    code stays the student's, with their own frame."""
+    from grader.checks import layers as layer_checks
+
+    monkeypatch.setattr(layer_checks, "expected", divmod)  # the grader's own bug: a TypeError in its frame
+    result = run_check(CHECKS["Relu.forward"], load_impl("solutions"))
+    assert result.status == "error" and "the grader itself failed" in result.message, result.message
+    assert "TypeError" in result.message and "your code raised" not in result.message
+    assert result.hint is None
+    monkeypatch.undo()
+
+    impl = broken_copy(tmp_path, "layers.py", "        self.mask = x > 0\n", "        max([])\n")
+    result = run_check(CHECKS["Relu.forward"], load_impl(impl))
+    assert result.status == "error" and "your code raised ValueError" in result.message
+    assert "layers.py" in result.message
