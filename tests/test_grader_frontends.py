@@ -165,3 +165,57 @@ def test_an_exception_in_the_graders_own_code_is_never_blamed_on_the_student(tmp
     result = run_check(CHECKS["Relu.forward"], load_impl(impl))
     assert result.status == "error" and "your code raised ValueError" in result.message
     assert "layers.py" in result.message
+
+
+# ----------------------------------------------------------------------------- python -m grader's own options
+def grader_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], cwd=cwd or ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_help_shows_the_graders_options_and_examples_not_pytests():
+    done = grader_cli("--help")
+    assert done.returncode == 0
+    assert "--impl" in done.stdout and "examples:" in done.stdout and "-m relu -m Relu" in done.stdout
+    assert len(done.stdout.splitlines()) < 40
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("affinee", "no such exercise (did you mean Affine?)"),
+        ("nothing_like_it", "the exercises are: "),
+        ("RELU", "ambiguous, these exercises differ only in case: Relu, relu"),
+    ],
+)
+def test_an_exercise_name_that_does_not_resolve_says_why(name, message):
+    done = grader_cli("--impl", "solutions", "-m", name)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_exercise_names_resolve_exactly_then_case_insensitively_and_combine():
+    from grader.__main__ import resolve_exercise
+
+    known = __import__("grader.__main__", fromlist=["exercise_names"]).exercise_names()
+    assert resolve_exercise("relu", known) == "relu" and resolve_exercise("Relu", known) == "Relu"
+    assert resolve_exercise("affine", known) == "Affine"
+    done = grader_cli("--impl", "solutions", "-m", "relu,Relu", "-m", "affine")
+    assert done.returncode == 0, done.stdout[-2000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.rstrip().endswith(" ok")]
+    assert sorted(row[0] for row in rows) == ["Affine", "Relu", "relu"], done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: tmp / "missing", "no such folder"),
+        (lambda tmp: (tmp / "file.py").write_text("x") and tmp / "file.py", "a file, not a folder"),
+        (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "it has no __init__.py"),
+    ],
+)
+def test_impl_errors_say_what_is_wrong(tmp_path, make, message):
+    done = grader_cli("--impl", str(make(tmp_path)))
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "_pytest" not in done.stderr and "Traceback" not in done.stderr
