@@ -404,15 +404,15 @@ def bn_running_stats(t):
             )
 
 
-def eval_layer(t, rng, n, d):
+def eval_layer(t, rng, n, d, eps=BN_EPS, mean=2.0, var=(16, 64), scale=(4.0, 8.0)):
     """A BatchNorm1d in eval mode with grader-chosen gamma, beta and running statistics."""
     params = bn_params(rng, d)
-    layer = make_with_params(t, "BatchNorm1d", params, d, eps=BN_EPS)
-    stats = {"running_mean": rng.uniform(-2, 2, d), "running_var": rng.uniform(16, 64, d)}
+    layer = make_with_params(t, "BatchNorm1d", params, d, eps=eps)
+    stats = {"running_mean": rng.uniform(-mean, mean, d), "running_var": rng.uniform(*var, d)}
     for attr, value in stats.items():
         layer.set(attr, value)
     layer.set("training", False)
-    return layer, params, stats, bn_features(rng, n, d)
+    return layer, params, stats, bn_features(rng, n, d, *scale)
 
 
 @check("BatchNorm1d", "eval_forward")
@@ -552,14 +552,7 @@ def bn_eps(t):
 
 def check_eval_eps(t, rng, eps):
     """Eval mode with running variances comparable to eps: where eps goes shows."""
-    n, d = 4, 3
-    params = bn_params(rng, d)
-    layer = make_with_params(t, "BatchNorm1d", params, d, eps=eps)
-    stats = {"running_mean": rng.uniform(-1, 1, d), "running_var": rng.uniform(0.05, 0.5, d)}
-    for attr, value in stats.items():
-        layer.set(attr, value)
-    layer.set("training", False)
-    x = bn_features(rng, n, d, 0.3, 1.0)
+    layer, params, stats, x = eval_layer(t, rng, 4, 3, eps=eps, mean=1.0, var=(0.05, 0.5), scale=(0.3, 1.0))
     out = layer.call("forward", x)
     expect_untouched(t, "BatchNorm1d.forward")
     args = (x, params["gamma"], params["beta"], stats["running_mean"], stats["running_var"])
