@@ -3,6 +3,7 @@
 Loaded by grader/conftest.py, so `pytest grader` and `python -m grader` behave alike.
 """
 
+import re
 import time
 from pathlib import Path
 
@@ -108,13 +109,31 @@ def check_params():
     return [pytest.param(c, id=c.id, marks=getattr(pytest.mark, c.exercise)) for c in all_checks()]
 
 
+def first_file(impl, name):
+    """The file of `impl` that defines `name` (with the notebook of its chapter, in a kit), or None."""
+    pattern = re.compile(rf"^(def|class) {re.escape(name)}\b", re.MULTILINE)
+    for path in sorted(impl.glob("*.py")):
+        try:
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                where = f"{impl.name}/{path.name}"
+                notebooks = sorted((impl.parent / "notebooks").glob("*/*.ipynb"))
+                return where + (
+                    f" (its notebook: notebooks/{notebooks[0].parent.name}/)" if notebooks else ""
+                )
+        except OSError:
+            continue
+    return None
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     results = config.stash.get(RESULTS, [])
     if not results:
         return
     terminalreporter.section("grade")
     terminalreporter.write_line(f"implementation: {config.getoption('impl')}")
-    terminalreporter.write_line(summary_table(results))
+    impl = Path(config.getoption("impl"))
+    start_here = first_file(impl, results[0].exercise) or "exercises/"
+    terminalreporter.write_line(summary_table(results, start_here=start_here))
     if HIDDEN_MANIFEST.is_file():
         graded = {r.exercise for r in results}
         manifest = {k: v for k, v in load_rubric(HIDDEN_MANIFEST).items() if k.split(".", 1)[0] in graded}

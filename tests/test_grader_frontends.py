@@ -219,3 +219,38 @@ def test_impl_errors_say_what_is_wrong(tmp_path, make, message):
     done = grader_cli("--impl", str(make(tmp_path)))
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "_pytest" not in done.stderr and "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------- the report a student reads
+def test_untouched_exercises_get_a_short_start_here():
+    done = grader_cli()
+    out = done.stdout
+    assert "Nothing is implemented yet" in out and "Start here: AND in exercises/perceptron.py" in out
+    assert "not implemented yet" not in out.replace("Nothing is implemented yet", "")
+    assert len(out.split("= grade =")[-1].splitlines()) < 12
+
+
+def test_an_import_error_is_reported_once_with_the_checks_it_blocks(tmp_path):
+    impl = broken_copy(tmp_path, "layers.py", "class Relu(Layer):", "class Relu(Layer:")
+    out = grader_cli("--impl", str(impl)).stdout
+    assert out.count("Your code did not import:") == 1 and "layers.py, line" in out
+    blocked = next(line for line in out.splitlines() if "could not run:" in line)
+    assert "Affine" in blocked and "Relu" in blocked
+    assert out.count("SyntaxError") <= 2  # the one import line (it names __init__ and layers.py)
+
+
+def test_the_same_not_implemented_or_crash_across_an_exercises_checks_shows_once(tmp_path):
+    impl = broken_copy(
+        tmp_path, "layers.py", "        self.x_shape = x.shape\n", "        self.x_shape = x.shape[5]\n"
+    )
+    out = grader_cli("--impl", str(impl), "-m", "Affine").stdout
+    assert out.count("your code raised IndexError") == 1, out
+    assert "more checks of Affine with the same error" in out
+    stub = broken_copy(
+        tmp_path / "stub",
+        "optim.py",
+        "            p -= self.lr * (g + self.weight_decay * p)\n",
+        "            raise NotImplementedError('SGD.step')\n",
+    )
+    out = grader_cli("--impl", str(stub), "-m", "SGD,relu").stdout
+    assert "[SGD] (4 pt, 4 checks) SGD.step is not implemented yet" in out, out
