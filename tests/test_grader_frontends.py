@@ -250,7 +250,7 @@ def test_the_same_not_implemented_or_crash_across_an_exercises_checks_shows_once
         tmp_path / "stub",
         "optim.py",
         "            p -= self.lr * (g + self.weight_decay * p)\n",
-        "            raise NotImplementedError('SGD.step')\n",
+        "            raise NotImplementedError('SGD.step: subtract lr times the gradient')\n",
     )
     out = grader_cli("--impl", str(stub), "-m", "SGD,relu").stdout
     assert "[SGD] (4 pt, 4 checks) SGD.step is not implemented yet" in out, out
