@@ -121,3 +121,13 @@ def test_an_unreadable_record_stops_with_its_path(tmp_path):
     assert json.loads(path.read_text()) == {"a/b/c": "0" * 64}
     assert trusted_autograde.manual_record_path(f"sqlite:///{tmp_path}/gradebook.db") == path
     assert trusted_autograde.manual_record_path("postgresql://host/db") is None
+
+
+def test_points_above_the_cells_own_are_capped_with_a_warning(caplog):
+    """A release made before a rubric change: the cell's points are what nbgrader can store."""
+    nb = solved()
+    cell(nb, "test_relu").metadata.nbgrader.points = 1
+    with caplog.at_level("WARNING"):
+        nb, _ = GradeInSandbox().preprocess(nb, resources())
+    assert determine_grade(cell(nb, "test_relu")) == (1.0, 1.0)
+    assert "capped" in caplog.text

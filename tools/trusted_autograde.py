@@ -159,6 +159,16 @@ class GradeInSandbox(NbGraderPreprocessor):
             grade = grades.get(cell.metadata.nbgrader.get("grade_id"))
             if grade is None:
                 grade = CellGrade(0.0, [problem or "this test cell is not one of the course's"])
+            most = cell.metadata.nbgrader.get("points")
+            if isinstance(most, (int, float)) and grade.points > most:  # the rubric changed since the release
+                self.log.warning(
+                    "%s: %s: %g points by the rubric, the cell holds %g: capped (rebuild the course?)",
+                    where,
+                    cell.metadata.nbgrader.get("grade_id"),
+                    grade.points,
+                    most,
+                )
+                grade.points = float(most)
             try:
                 hidden_tests._remove_hidden_test_region(cell)  # its code never reaches feedback
             except RuntimeError:
