@@ -99,7 +99,7 @@ LIBRARY_DIRS = tuple(
 )
 
 
-def raised_by_the_grader(error):
+def raised_by_the_grader(error, origin=None):
     """Whether `error` came from the grader's own code: no frame of its traceback lies outside the
     grader package and the libraries (grader/target.py, which runs student code, counts as outside).
     Exceptions of a sandboxed worker arrive with the student's own frames and are never the grader's."""
@@ -111,6 +111,8 @@ def raised_by_the_grader(error):
     for frame in frames:
         path = Path(frame.filename).resolve()
         if path.name == "target.py" and path.parent == GRADER_DIR:
+            return False
+        if origin is not None and path.is_relative_to(Path(origin).resolve()):
             return False
         if not (path.is_relative_to(GRADER_DIR) or any(path.is_relative_to(d) for d in LIBRARY_DIRS)):
             return False
@@ -152,7 +154,7 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
             raise  # the grader cannot judge this check: no score at all beats a wrong one
         except (Exception, SystemExit) as error:  # noqa: BLE001 - a crash in student code is reported, not raised
             result.status = "error"
-            if raised_by_the_grader(error):
+            if raised_by_the_grader(error, getattr(target, "origin", None)):
                 where = traceback.extract_tb(error.__traceback__)[-1]
                 result.message = (
                     f"{check.id}: the grader itself failed while judging your answer "
