@@ -60,15 +60,15 @@ class CellGrade:
     lines: list = field(default_factory=list)  # what the student reads under the cell
 
 
+def submitter(path):
+    """(student, assignment) of a notebook at submitted/<student>/<assignment>/<notebook>.ipynb."""
+    folder = Path(path).parent
+    return folder.parent.name, folder.name
+
+
 def test_cells(path):
     """{grade_id: exercise} of the autograded test cells of the notebook at `path` (NotebookError)."""
     return {c.grade_id: exercise_of_grade_id(c.grade_id) for c in read_cells(path) if c.is_test}
-
-
-def hidden_check_ids():
-    from grader.registry import all_checks, is_hidden_check
-
-    return {c.id for c in all_checks() if is_hidden_check(c)}
 
 
 def cell_grades(path, seed=None, limits=None):
@@ -89,7 +89,6 @@ def cell_grades(path, seed=None, limits=None):
         with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
             impl = extract_impl([path], Path(tmp) / "impl")
             results = grade_isolated(impl, checks=exercises, rubric=rubric, seed=seed, limits=limits)
-    hidden = hidden_check_ids()
     grades = {}
     for grade_id, exercise in cells.items():
         if exercise not in known:
@@ -100,7 +99,7 @@ def cell_grades(path, seed=None, limits=None):
         for r in mine:
             if r.passed:
                 continue
-            if r.id in hidden:
+            if r.visibility != "visible":  # a hidden check (the rubric and grader/hidden/ agree)
                 lines.append(f"[{r.id}] ({r.max_points:g} pt) failed a hidden test")
             else:
                 lines.append(f"[{r.id}] ({r.max_points:g} pt) {r.text()}")
@@ -241,6 +240,8 @@ class KeepManualScores(NbGraderPreprocessor):
         record = read_record(path)
         key = f"{info['assignment']}/{info['student']}/{info['notebook']}"
         digest, previous = answers_digest(nb), record.get(key)
+        if previous == digest:  # the answers manual scores were given on: they all stay
+            return nb, resources
         tests = {str(c.metadata.nbgrader.get("grade_id")) for c in nb.cells if is_test_cell(c)}
         with Gradebook(info["db_url"]) as gradebook:
             try:
@@ -250,7 +251,7 @@ class KeepManualScores(NbGraderPreprocessor):
             except MissingEntry:
                 return nb, resources
             for grade in notebook.grades:
-                if grade.name not in tests or grade.manual_score is None or previous == digest:
+                if grade.name not in tests or grade.manual_score is None:
                     continue
                 why = "an earlier submission" if previous else "a submission before trusted grading"
                 self.log.warning(
@@ -294,17 +295,17 @@ def report_progress(notebooks):
 
     if not notebooks:
         return
-    folder = Path(notebooks[0]).parent  # submitted/<student>/<assignment>
-    student, assignment = folder.parent.name, folder.name
-    students = sorted(p.parent.name for p in folder.parent.parent.glob(f"*/{assignment}") if p.is_dir())
+    student, assignment = submitter(notebooks[0])
+    submitted = Path(notebooks[0]).parent.parent.parent
+    students = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
     if student in students:
         where = f"{students.index(student) + 1} of {len(students)}"
         get_logger().info("%s: submission %s of %s", student, where, assignment)
 
 
 def zero_broken_notebooks(db_url, notebooks):
-    """Autograde.pre_convert_hook (bound to the gradebook's URL): every cell of a submitted
-    notebook that cannot be graded scores 0, manual scores included, and the log says why."""
+    """Every cell of a submitted notebook that cannot be graded scores 0, manual scores
+    included, and the log says why."""
     from nbgrader.api import Gradebook, MissingEntry
     from traitlets.log import get_logger
 
@@ -313,7 +314,7 @@ def zero_broken_notebooks(db_url, notebooks):
         reason = broken_reason(path)
         if reason is None:
             continue
-        student, assignment = path.parent.parent.name, path.parent.name
+        student, assignment = submitter(path)
         get_logger().warning("%s: %s: scores 0 (this notebook cannot be graded)", student, reason)
         with Gradebook(db_url) as gradebook:
             gradebook.update_or_create_student(student)
