@@ -109,20 +109,26 @@ def check_params():
     return [pytest.param(c, id=c.id, marks=getattr(pytest.mark, c.exercise)) for c in all_checks()]
 
 
+def defines(path, name, prefix=r"^"):
+    """Whether the file at `path` holds a top-level `def name` or `class name` (after `prefix`)."""
+    pattern = re.compile(rf"{prefix}(def|class) {re.escape(name)}\b", re.MULTILINE)
+    try:
+        return bool(pattern.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
 def first_file(impl, name):
-    """The file of `impl` that defines `name` (with the notebook of its chapter, in a kit), or None."""
-    pattern = re.compile(rf"^(def|class) {re.escape(name)}\b", re.MULTILINE)
-    for path in sorted(impl.glob("*.py")):
-        try:
-            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
-                where = f"{impl.name}/{path.name}"
-                notebooks = sorted((impl.parent / "notebooks").glob("*/*.ipynb"))
-                return where + (
-                    f" (its notebook: notebooks/{notebooks[0].parent.name}/)" if notebooks else ""
-                )
-        except OSError:
-            continue
-    return None
+    """Where `impl` defines `name`, with the kit's notebook that asks for it (cells are JSON
+    strings there); the folder itself when no file does."""
+    home = next((p for p in sorted(impl.glob("*.py")) if defines(p, name)), None)
+    if home is None:
+        return f"{impl.name}/"
+    notebooks = sorted((impl.parent / "notebooks").glob("*/*.ipynb"))
+    notebook = next((p for p in notebooks if defines(p, name, prefix='"')), None)
+    return f"{impl.name}/{home.name}" + (
+        f" (its notebook: notebooks/{notebook.parent.name}/)" if notebook else ""
+    )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -132,8 +138,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.section("grade")
     terminalreporter.write_line(f"implementation: {config.getoption('impl')}")
     impl = Path(config.getoption("impl"))
-    start_here = first_file(impl, results[0].exercise) or "exercises/"
-    terminalreporter.write_line(summary_table(results, start_here=start_here))
+    terminalreporter.write_line(summary_table(results, start_here=first_file(impl, results[0].exercise)))
     if HIDDEN_MANIFEST.is_file():
         graded = {r.exercise for r in results}
         manifest = {k: v for k, v in load_rubric(HIDDEN_MANIFEST).items() if k.split(".", 1)[0] in graded}

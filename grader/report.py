@@ -24,7 +24,7 @@ def summary_table(results, show_passed_details=False, start_here=None):
     """A per-exercise table, then every failure with its message, then the total.
 
     start_here: for a student's own run, where the first exercise lives (e.g.
-    "exercises/perceptron.py"); when nothing is implemented yet, a few lines on where to
+    "exercises/perceptron.py", or just the folder); when nothing is implemented yet, a few lines on where to
     begin replace the table.
     """
     if start_here and results and all(r.status == "not implemented" for r in results):
@@ -52,11 +52,10 @@ def fresh_start(results, start_here):
     """What an untouched set of exercises gets instead of a page of "not implemented yet"."""
     exercises = list(by_exercise(results))
     _, possible = totals(results)
-    where = f" in {start_here}" if start_here != "exercises/" else ""
     return "\n".join(
         [
             f"Nothing is implemented yet: {plural(len(exercises), 'exercise')}, {possible:g} points to earn.",
-            f"Start here: {exercises[0]}{where}. Each method you write is graded the next time you run this;",
+            f"Start here: {exercises[0]} in {start_here}. Each method you write is graded the next time you run this;",
             "the exercises in order: " + ", ".join(exercises),
             "",
             f"Score: 0 / {possible:g} (0.0%)",
