@@ -10,6 +10,8 @@ from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected, provider
 from ..results import CheckFailure
 
+EPS_IGNORED = "the eps given to the constructor is not used: use self.eps"
+
 SEED = 20261123  # batch grading may replace it with a per-run secret
 
 

@@ -17,7 +17,7 @@ from ..expected import expected
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
-from .common import data_rng, make, spread
+from .common import EPS_IGNORED, data_rng, make, spread
 
 STEP_TOL = 1e-5  # relative error of one step (eps conventions differ by far less)
 HINT_TOL = 1e-4  # how close an answer must be to a known-wrong formula to name it
@@ -364,12 +364,7 @@ def eps_placement(name):
                 "PyTorch's); with small gradients sqrt(... + eps) takes far too small steps",
                 f"{name}/eps inside sqrt",
             ),
-            *[
-                Mistake(
-                    "the eps given to the constructor is not used: use self.eps", name, hyper=(("eps", e),)
-                )
-                for e in (0.0, 1e-7, 1e-8, 1e-10)
-            ],
+            *[Mistake(EPS_IGNORED, name, hyper=(("eps", e),)) for e in (0.0, 1e-7, 1e-8, 1e-10)],
         ]
         if name == "Adam":
             extra.append(

@@ -22,7 +22,7 @@ from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import check_gradient, data_rng, make, make_with_params, run_layer, spread
+from .common import EPS_IGNORED, check_gradient, data_rng, make, make_with_params, run_layer, spread
 
 SIGMAS = 6
 
@@ -531,7 +531,6 @@ def bn_eps(t):
     expect_untouched(t, "BatchNorm1d.forward")
     g, b = params["gamma"], params["beta"]
     outside = expected("regularization.bn_train_eps_outside", x, g, b, eps)
-    ignored = "the eps given to the constructor is not used: use self.eps"
     variances = expected("regularization.batch_statistics", [x], "var")[0]
     expect_array(
         out,
@@ -540,7 +539,7 @@ def bn_eps(t):
         given_shapes(x=x) + f" with batch variances {np.round(variances, 2).tolist()}",
         hints=[
             *[
-                value_hint(expected(BN_FORWARD, x, g, b, eps=e), ignored)
+                value_hint(expected(BN_FORWARD, x, g, b, eps=e), EPS_IGNORED)
                 for e in (0.0, 1e-5, 1e-6, 1e-7, 1e-8)
             ],
             value_hint(outside, EPS_OUTSIDE),
@@ -565,10 +564,7 @@ def check_eval_eps(t, rng, eps):
         hints=[
             value_hint(wrong["eps outside the root"], EPS_OUTSIDE),
             *[
-                value_hint(
-                    expected("regularization.bn_eval", *args, e),
-                    "the eps given to the constructor is not used: use self.eps",
-                )
+                value_hint(expected("regularization.bn_eval", *args, e), EPS_IGNORED)
                 for e in (0.0, 1e-5, 1e-8)
             ],
         ],
