@@ -11,8 +11,6 @@ and checks that every full submission got the chapter's maximum.
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ DEFAULT_CHAPTERS = ("ch5_training", "ch6_optimization", "ch7_cnn")
 
 def make_course(root, chapter, students):
     """A course at `root` with `students` submissions of `chapter`; return {student: full?}."""
-    from tests.test_course_roundtrip import new_course, solution_cells, submit
+    from tests.nbgrader_course import new_course, solution_cells, submit
 
     new_course(root, [chapter])
     solved = solution_cells(chapter)
@@ -46,31 +44,19 @@ def main(argv=None):
     parser.add_argument("--students", type=int, default=30, help="submissions per chapter (default 30)")
     parser.add_argument("--chapters", nargs="+", default=list(DEFAULT_CHAPTERS), help="chapters to time")
     args = parser.parse_args(argv)
-    from nbgrader.api import Gradebook
+    from tests.nbgrader_course import cell_points, nbgrader_cli, scores
 
-    from tests.test_course_roundtrip import cell_points
-    from tools.course_config import COURSE_ID
-
-    nbgrader = Path(sys.executable).parent / "nbgrader"
-    env = dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     failed = 0
     for chapter in args.chapters:
         with tempfile.TemporaryDirectory(prefix="nbgrade-bench-") as tmp:
             root = Path(tmp)
             kinds = make_course(root, chapter, args.students)
             started = time.perf_counter()
-            done = subprocess.run(
-                [str(nbgrader), "autograde", chapter, "--force"],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-            )
+            done = nbgrader_cli(root, "autograde", chapter, "--force")
             elapsed = time.perf_counter() - started
             full = sum(cell_points(chapter).values())
-            with Gradebook(f"sqlite:///{root / 'gradebook.db'}", COURSE_ID) as gb:
-                scores = {s: gb.find_submission(chapter, s).score for s in kinds}
-            right = sum(scores[s] == full for s, is_full in kinds.items() if is_full)
+            got = scores(root, chapter, kinds)
+            right = sum(got[s] == full for s, is_full in kinds.items() if is_full)
             wanted = sum(kinds.values())
             print(
                 f"{chapter}: {len(kinds)} submissions in {elapsed:.1f} s: {elapsed / len(kinds):.2f} s per submission; "

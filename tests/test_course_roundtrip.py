@@ -10,12 +10,8 @@ import csv
 import hashlib
 import html
 import json
-import os
 import re
-import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -30,8 +26,18 @@ from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
 from grader.sandbox import available_isolation  # noqa: E402
 from grader.target import load_impl  # noqa: E402
+from tests.nbgrader_course import (  # noqa: E402
+    autograde,
+    cell_points,
+    nbgrader_cli,
+    new_course,
+    notebook_path,
+    scores,
+    solution_cells,
+    submit,
+)
 from tools import regrade  # noqa: E402
-from tools.course import chapter_names, nbgrader_api  # noqa: E402
+from tools.course import chapter_names  # noqa: E402
 from tools.course_cells import exercise_of_grade_id  # noqa: E402
 from tools.course_config import COURSE_ID  # noqa: E402
 from tools.notebooks import extract_impl  # noqa: E402
@@ -51,41 +57,6 @@ RUBRIC = load_rubric()
 KIT_DIRS = ("grader", "solutions", "exercises", "tools")
 
 
-def notebook_path(root, kind, student, chapter):
-    if kind == "release":
-        return root / "release" / chapter / f"{chapter}.ipynb"
-    return root / kind / student / chapter / f"{chapter}.ipynb"
-
-
-def solution_cells(chapter):
-    nb = nbformat.read(str(ROOT / "source" / chapter / f"{chapter}.ipynb"), as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-def cell_points(chapter):
-    """{grade_id: points} of the chapter's test cells."""
-    nb = nbformat.read(str(ROOT / "release" / chapter / f"{chapter}.ipynb"), as_version=4)
-    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
-    return {m["grade_id"]: m["points"] for m in meta if m.get("grade") and not m.get("solution")}
-
-
-def submit(root, student, chapter, replaced):
-    """Hand in the release notebook with the answer cells in `replaced` ({grade_id: source})."""
-    nb = nbformat.read(str(notebook_path(root, "release", student, chapter)), as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in replaced:
-            cell.source = replaced[gid]
-    dest = notebook_path(root, "submitted", student, chapter)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(dest))
-    return dest
-
-
 def in_process_total(path):
     """What the grader gives the answer cells' definitions in this process (honest code only)."""
     tests = {exercise_of_grade_id(g) for g in cell_points(path.parent.name)}
@@ -94,13 +65,6 @@ def in_process_total(path):
         return sum(
             RUBRIC[c.id].points for c in all_checks() if c.exercise in tests and run_check(c, target).passed
         )
-
-
-def scores(root, chapter, students):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", COURSE_ID) as gb:
-        return {s: gb.find_submission(chapter, s).score for s in students}
 
 
 def grade_rows(root, students):
@@ -123,38 +87,6 @@ def kit_digest():
         for path in sorted((ROOT / folder).rglob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def new_course(root, chapters):
-    for chapter in chapters:
-        shutil.copytree(ROOT / "source" / chapter, root / "source" / chapter)
-    (root / "nbgrader_config.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        "from tools.course_config import course_config, kernel_path_env\n"
-        f"c = get_config()\nc.merge(course_config({str(root)!r}))\nkernel_path_env({str(ROOT)!r})\n"
-    )
-    api = nbgrader_api(root)
-    for chapter in chapters:
-        assert api.generate_assignment(chapter, force=True, create=True)["success"]
-    return api
-
-
-def autograde(api, chapter, student):
-    result = api.autograde(chapter, student, force=True, create=True)
-    assert result["success"], result.get("log")
-    return result.get("log", "")
-
-
-def nbgrader_cli(root, *args):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 # ----------------------------------------------------------------------------- every chapter
