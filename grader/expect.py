@@ -28,9 +28,12 @@ def record_hints(hints, expected):
             pass
 
 
-def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, hints=()):
-    """Fail unless `got` is a float array of `expected`'s shape within relative error `tol`."""
-    record_hints(hints, expected)
+def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, hints=(), probes=()):
+    """Fail unless `got` is a float array of `expected`'s shape within relative error `tol`.
+
+    On a wrong answer the hint is the first of `hints` that applies, a generic one, or the first
+    of `probes` (hints of last resort, e.g. which simpler input the code gets right)."""
+    record_hints([*hints, *probes], expected)
     given = f" for {given}" if given else ""
     if got is None:
         raise CheckFailure(f"{what} is None{given}", hint="a missing return statement?")
@@ -40,7 +43,7 @@ def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, 
     if got.shape != expected.shape:
         raise CheckFailure(
             f"{what} has shape {got.shape}, expected {expected.shape}{given}",
-            hint=diagnose(got, expected, batch_size, hints),
+            hint=diagnose(got, expected, batch_size, hints, probes),
         )
     if not (np.issubdtype(got.dtype, np.floating)):
         raise CheckFailure(f"{what} has dtype {got.dtype}, expected a float dtype{given}")
@@ -48,7 +51,7 @@ def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, 
     if err > tol:
         raise CheckFailure(
             f"{what} is wrong{given}: relative error {err:.2e} (tolerance {tol:.0e})",
-            hint=diagnose(got, expected, batch_size, hints),
+            hint=diagnose(got, expected, batch_size, hints, probes),
         )
 
 

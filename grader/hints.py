@@ -37,6 +37,9 @@ def all_zero(got, expected):
     return None
 
 
+UNNAMED_FACTOR = "off by a constant factor of"
+
+
 def scale_factor(got, expected, batch_size=None):
     """got == c * expected for one constant c: name c (batch size, sign, 2, ...)."""
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
@@ -58,7 +61,7 @@ def scale_factor(got, expected, batch_size=None):
         return f"off by a factor of 1/{k}: a mean over {k} values where their sum is needed?"
     if c > 0 and (k := round(c)) >= 3 and abs(c / k - 1) < 1e-6:
         return f"off by a factor of {k}: a sum over {k} values where their mean is needed?"
-    return f"off by a constant factor of {c:.4g}"
+    return f"{UNNAMED_FACTOR} {c:.4g}"
 
 
 def kept_dims(got, expected):
@@ -86,17 +89,27 @@ def not_summed(got, expected):
 GENERIC = (not_finite, transposed, kept_dims, not_summed, all_zero)
 
 
-def diagnose(got, expected, batch_size=None, extra=()):
-    """First hint that applies: the check's own hints (callables of (got, expected)), then the generic ones."""
+def diagnose(got, expected, batch_size=None, extra=(), last=()):
+    """First hint that applies: the check's own hints (callables of (got, expected)), the generic ones,
+    a named scale factor, then the check's `last` hints (e.g. probes of simpler inputs), then any factor."""
     for hint in list(extra) + list(GENERIC):
         text = hint(got, expected)
         if text:
             return text
-    return scale_factor(got, expected, batch_size)
+    factor = scale_factor(got, expected, batch_size)
+    if factor and not factor.startswith(UNNAMED_FACTOR):
+        return factor
+    for hint in last:
+        text = hint(got, expected)
+        if text:
+            return text
+    return factor
 
 
 # ----------------------------------------------------------------------------- crashes
 OPTIMIZERS = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
+WINDOWED = ("Conv2d", "MaxPool2d")
+FLOAT_AS_INT = ("'float' object", "slice indices must be integers", "only integers, slices")
 BUILTIN_OWNERS = ("'numpy.", "'list'", "'dict'", "'tuple'", "'float'", "'int'", "'str'", "'NoneType'")
 CRASHES = (
     # (exception type name, text in its message or a test of it, exercises or None for any, hint)
@@ -119,6 +132,20 @@ CRASHES = (
         None,
         "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
         "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
+    ),
+    (
+        "TypeError",
+        lambda text: any(fragment in text for fragment in FLOAT_AS_INT),
+        WINDOWED,
+        "a float where an int is needed: compute the output size with floor division //, "
+        "H' = (H + 2P - K) // S + 1",
+    ),
+    (
+        "AssertionError",
+        "",
+        WINDOWED,
+        "an assert in your code failed for these settings: if it asserts that the stride divides H + 2P - K, "
+        "drop it: the contract takes the floor, H' = (H + 2P - K) // S + 1",
     ),
     (
         "TypeError",

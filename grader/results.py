@@ -119,6 +119,23 @@ def raised_by_the_grader(error, origin=None):
     return True
 
 
+# id(error) -> (error, hint): the likely mistake a check found behind an exception the student's
+# code raised, kept by the grader (never read from the exception itself) while that check runs
+CRASH_HINTS = {}
+
+
+def name_crash(error, hint):
+    """Record `hint` as the likely mistake behind `error`, raised by student code in the running check."""
+    if hint:
+        CRASH_HINTS[id(error)] = (error, hint)
+
+
+def named_crash(error):
+    """The hint a check recorded for `error` with name_crash, or None."""
+    error_and_hint = CRASH_HINTS.get(id(error))
+    return error_and_hint[1] if error_and_hint and error_and_hint[0] is error else None
+
+
 def not_implemented_name(error):
     """'Affine.forward' from a stub's NotImplementedError, else the innermost function's name."""
     text = str(error)
@@ -166,7 +183,9 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
                     f"{check.id}: your code raised {type(error).__name__}: {error}\n"
                     f"{student_frames(error, getattr(target, 'origin', None))}"
                 )
-                result.hint = crash_hint(check.exercise, error)
+                result.hint = named_crash(error) or crash_hint(check.exercise, error)
+        finally:
+            CRASH_HINTS.clear()
     seen = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

@@ -40,7 +40,7 @@ def test_correct_variant_scores_full_marks(alt):
 FULLY_HINTED = [
     "AND", "NAND", "OR", "XOR", "step", "sigmoid", "relu", "tanh", "softmax", "mse",
     "numerical_gradient", "gradient_descent", "MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh",
-    "Affine", "Flatten", "SoftmaxCrossEntropy", "MSELoss",
+    "Affine", "Flatten", "SoftmaxCrossEntropy", "MSELoss", "Conv2d", "MaxPool2d",
     "SGD", "Momentum", "AdaGrad", "RMSProp", "Adam", "xavier_init", "he_init", "Dropout",
 ]  # fmt: skip
 

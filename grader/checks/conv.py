@@ -5,22 +5,26 @@ kernel offsets, a max pool that loops over windows) and their float64 central-di
 gradients, through `expected`. Small inputs keep the numeric gradients fast.
 """
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import FLOAT_AS_INT
 from ..numeric import rel_error
 from ..registry import check
-from ..results import CheckFailure
+from ..results import CheckFailure, name_crash
 from ..target import Rng
 from .common import (
+    SEED,
     data_rng,
     grads_of,
     layer_run,
     make,
     make_with_params,
+    remembered,
     run_layer,
     spread,
 )
@@ -45,6 +49,71 @@ def hint_when(candidate, text):
         return text if equals(got, candidate()) else None
 
     return hint
+
+
+# ----------------------------------------------------------------------------- probes
+# A case the code gets wrong is evidence; a simpler case that differs in one respect and that the
+# code gets right names the respect. Probes run only after a failure (or a crash) of the case.
+ONLY_SQUARE = (
+    "right only when H = W: height and width are mixed up somewhere "
+    "(an output width computed from H, or a loop over H' where W' is meant)"
+)
+ONLY_ONE_SAMPLE = (
+    "right only for a batch of one: every sample must be used, and dW and db sum over all of them "
+    "(+= in a loop over n, not =)"
+)
+
+
+def only_stride_divides(span):
+    return (
+        f"right only when the stride divides {span}: the contract takes the floor, H' = ({span}) // S + 1, "
+        "and the last rows/columns that fit no window are left out (no assert, round() or ceil; "
+        "loop over H' and W' output positions)"
+    )
+
+
+class Probe(NamedTuple):
+    """If the code gets every case of `right` right and none of `wrong`, `text` names its mistake."""
+
+    right: tuple
+    wrong: tuple
+    text: str
+
+
+def probe_hint(t, case, probes, right_for):
+    """The text of the first of probes(case) whose evidence right_for(t, case) confirms, or None."""
+    for right, wrong, text in probes(case):
+        if all(right_for(t, c) for c in right) and not any(right_for(t, c) for c in wrong):
+            return text
+    return None
+
+
+def remembered_verdict(t, key, judge):
+    """judge() -> bool, remembered per target; a crash or a failure counts as False."""
+    memory, key = remembered(t), ("probe", *key, SEED)
+    if key not in memory:
+        try:
+            memory[key] = bool(judge())
+        except Exception:  # noqa: BLE001 - the variant is simply not right (time-outs still stop the check)
+            memory[key] = False
+    return memory[key]
+
+
+def probing(t, case, probes, right_for):
+    """The probes of `case` as a hint of expect_array (a callable of (got, expected))."""
+    return lambda got, exp: probe_hint(t, case, probes, right_for)
+
+
+@contextlib.contextmanager
+def naming_crashes(t, case, probes, right_for):
+    """A crash of student code in the block gets the probes' hint as its likely mistake."""
+    try:
+        yield
+    except CheckFailure:
+        raise
+    except Exception as error:
+        name_crash(error, probe_hint(t, case, probes, right_for))
+        raise
 
 
 # ============================================================================ Conv2d
@@ -104,7 +173,22 @@ FLIPPED = "the kernel is flipped: this is cross-correlation, not convolution (us
 def forward_hints(case, x, W, b):
     """Known-wrong forwards. A candidate equal to the right answer (e.g. padding 1 when P = 1) never matches a failure."""
     s, p = case.s, case.p
+
+    def size_mistake(got, expected):
+        if np.shape(got) == np.shape(expected):
+            return None
+        return size_hint([(np.shape(got), case[3:5] + case[5:])], unique=True)
+
     return [
+        size_mistake,
+        hint_when(
+            lambda: (
+                expected("conv.forward", np.pad(x, ((0, 0), (0, 0), (2 * p, 0), (2 * p, 0))), W, b, s, 0)
+                if p
+                else None
+            ),
+            "the zeros are all on one side (top and left): pad P zeros before AND after each of H and W",
+        ),
         hint_when(lambda: expected("conv.forward", x, W[:, :, ::-1, ::-1], b, s, p), FLIPPED),
         hint_when(lambda: expected("conv.forward", x, W, 0 * b, s, p), "the bias b is not added"),
         hint_when(
@@ -132,9 +216,11 @@ def forward_hints(case, x, W, b):
 
 def conv_forward_cases(t, cases, seed=0, note=""):
     """Compare Conv2d.forward with the oracle on each case (`note` is added to the description)."""
+    right_for = conv_right_for(None)
     for case in cases:
-        layer, x, params, _ = build_conv(t, case, seed=seed)
-        out = layer.call("forward", x)
+        with naming_crashes(t, case, conv_probes, right_for):
+            layer, x, params, _ = build_conv(t, case, seed=seed)
+            out = layer.call("forward", x)
         expect_untouched(t, "Conv2d.forward")
         expect_array(
             out,
@@ -142,6 +228,7 @@ def conv_forward_cases(t, cases, seed=0, note=""):
             "Conv2d.forward output",
             f"{given_shapes(x=x, W=params['W'])}, {case.settings()}{note}",
             hints=forward_hints(case, x, **params),
+            probes=[probing(t, case, conv_probes, right_for)],
         )
 
 
@@ -161,37 +248,52 @@ SIZE_CASES = [  # (H, W, K, S, P): remainders, stride > kernel, output 1 x 1, ke
     (5, 4, 1, 2, 0),
 ]
 
+ROUNDED = (
+    "the output size is rounded up: use floor division //",
+    "the output size is rounded: use floor division //",
+)
 SIZE_MISTAKES = [  # size formula -> what it forgets
     (lambda n, k, s, p: (n - k) // s + 1, "the output size ignores the padding"),
-    (lambda n, k, s, p: (n + p - k) // s + 1, "the padding is counted once: it is added on both sides (2P)"),
+    (
+        lambda n, k, s, p: (n + p - k) // s + 1,
+        "the padding is added on one side only (or counted once): P zeros go before and after, H + 2P",
+    ),
     (lambda n, k, s, p: (n + 2 - k) // s + 1, "the padding is hard-coded to 1: use self.padding"),
-    (lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1, "the output size is rounded up: use floor division //"),
-    (lambda n, k, s, p: round((n + 2 * p - k) / s) + 1, "the output size is rounded: use floor division //"),
+    (lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1, ROUNDED[0]),
+    (lambda n, k, s, p: round((n + 2 * p - k) / s) + 1, ROUNDED[1]),
     (lambda n, k, s, p: n + 2 * p - k + 1, "the output size ignores the stride"),
     (lambda n, k, s, p: (n + 2 * p - k) // s, "the output size misses the + 1"),
     (
         lambda n, k, s, p: (n + 2 * p - k + 1) // s,
-        "the + 1 is inside the division: divide (H + 2P - K) by S first, then add 1",
+        "the + 1 is added before the division by the stride: divide (H + 2P - K) by S first, then add 1",
     ),
 ]
 SIZE_FORMULA = "H' = (H + 2P - K) // S + 1 (and the same for W')"
 
 
-FLOAT_AS_INT = ("'float' object", "slice indices must be integers", "only integers, slices")
-
-
-def size_hint(seen):
+def size_hint(seen, unique=False):
     """The size mistake that explains every output shape seen: [(shape, (h, w, k, s, p))]
-    (a size the formula makes negative comes out of a slice as 0)."""
-    for formula, text in SIZE_MISTAKES:
+    (a size the formula makes negative comes out of a slice as 0). With `unique`, only a mistake
+    that no other one explains as well, else None."""
+    explaining = [
+        text
+        for formula, text in SIZE_MISTAKES
         if all(
             shape is not None
             and len(shape) == 4
             and tuple(shape[2:]) == (max(formula(h, k, s, p), 0), max(formula(w, k, s, p), 0))
             for shape, (h, w, k, s, p) in seen
-        ):
-            return f"{text}: {SIZE_FORMULA}"
-    return f"check the output-size formula {SIZE_FORMULA}"
+        )
+    ]
+    if unique:
+        if set(explaining) == set(
+            ROUNDED
+        ):  # round() and ceil give the same size here; the advice is the same
+            explaining = [ROUNDED[1]]
+        return f"{explaining[0]}: {SIZE_FORMULA}" if len(explaining) == 1 else None
+    return (
+        f"{explaining[0]}: {SIZE_FORMULA}" if explaining else f"check the output-size formula {SIZE_FORMULA}"
+    )
 
 
 @check("Conv2d", "output_shape")
@@ -209,7 +311,8 @@ def conv_output_shape(t):
             if wrong is not None:  # a wrong shape came first: report it, judged on the cases so far
                 break
             if not (isinstance(error, TypeError) and any(text in str(error) for text in FLOAT_AS_INT)):
-                raise
+                with naming_crashes(t, ConvCase(2, 2, 3, h, w, k, s, p), conv_probes, conv_right_for(None)):
+                    raise
             raise CheckFailure(
                 f"Conv2d.forward raised TypeError: {error} (for {settings})",
                 hint=f"a float where an int is needed: compute the output size with floor division //, {SIZE_FORMULA}",
@@ -233,6 +336,61 @@ def expected_conv_gradient(case, x, params, dout, which):
     return expected("numeric.layer_gradients", "conv.forward", x, params, dout, which, settings)[which]
 
 
+ONLY_PADDED = (
+    "right only when padding > 0: with padding = 0 a crop like dx[:, :, p:-p, p:-p] is empty; "
+    "crop with dx[:, :, P:P + H, P:P + W]"
+)
+ONLY_PADDING_1 = "right only when padding = 1: the padding is hard-coded to 1 somewhere: use self.padding"
+ONLY_UNPADDED = (
+    "right only when padding = 0: pad x with P zeros on every side of H and W in forward (np.pad), "
+    "and crop dx back with dx[:, :, P:P + H, P:P + W] in backward"
+)
+ONLY_STRIDE_1 = (
+    "right only with stride 1: window (i, j) starts at (i * stride, j * stride), "
+    "and the output size divides by the stride"
+)
+
+
+def conv_probes(case):
+    """Probes of `case`: cases that differ from it in one respect (Probe)."""
+    n, _, _, h, w, k, s, p = case
+    rest_h, rest_w = (h + 2 * p - k) % s, (w + 2 * p - k) % s
+    fits = lambda padding: min(h, w) + 2 * padding >= k  # noqa: E731
+    at = lambda padding: (case._replace(p=padding),)  # noqa: E731
+    candidates = [
+        (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
+        (
+            bool(rest_h or rest_w),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H + 2P - K")),
+        ),
+        (p == 0 and fits(2), Probe(at(1) + at(2), (), ONLY_PADDED)),
+        (p != 1 and fits(1) and fits(2), Probe(at(1), at(2) if p == 0 else at(0), ONLY_PADDING_1)),
+        (p > 0 and fits(0), Probe(at(0), (), ONLY_UNPADDED)),
+        (n > 1, Probe((case._replace(n=1),), (), ONLY_ONE_SAMPLE)),
+        (s > 1, Probe((case._replace(s=1),), (), ONLY_STRIDE_1)),
+    ]
+    return [candidate for applies, candidate in candidates if applies]
+
+
+def conv_is_right(t, case, which):
+    """Whether the student's Conv2d gets `case` right: its forward (which=None) or one gradient."""
+    if which is None:
+        layer, x, params, _ = build_conv(t, case)
+        return equals(
+            layer.call("forward", x), expected("conv.forward", x, params["W"], params["b"], case.s, case.p)
+        )
+    run = layer_run(t, "Conv2d", build_conv, case)
+    got = run.dx if which == "x" else grads_of(run, which, "Conv2d")
+    return equals(got, expected_conv_gradient(case, run.x, run.params, run.dout, which), GRAD_TOL)
+
+
+def conv_right_for(which):
+    """right_for(t, case) of the probes, for the forward (which=None) or one gradient."""
+    return lambda t, case: remembered_verdict(
+        t, ("Conv2d", which, case), lambda: conv_is_right(t, case, which)
+    )
+
+
 def dx_hints(case, x, params, dout):
     """Known-wrong dx: padding not cropped or cropped wrong, kernel flipped, stride ignored."""
     W, p, s, (h, w) = params["W"], case.p, case.s, x.shape[2:]
@@ -246,8 +404,22 @@ def dx_hints(case, x, params, dout):
             return "dx[:, :, p:-p, p:-p] is empty when padding = 0: crop with dx[:, :, p:p + H, p:p + W]"
         return None
 
+    def inner_windows_only():
+        if not p:
+            return None
+        out_h, out_w = dout.shape[2:]
+        rows = (np.arange(out_h) * s >= p) & (np.arange(out_h) * s + case.k <= p + h)
+        cols = (np.arange(out_w) * s >= p) & (np.arange(out_w) * s + case.k <= p + w)
+        inner = dout * (rows[:, None] & cols[None, :])
+        return expected("conv.padded_dx", inner, W, s, padded_shape)[:, :, p : p + h, p : p + w]
+
     return [
         empty_crop,
+        hint_when(
+            inner_windows_only,
+            "windows that overlap the padding are skipped in dx: every window sends dout * W back, "
+            "onto the padded dx; crop the padding off at the end",
+        ),
         hint_when(
             padded,
             f"dx has the padded shape: crop the {p} padding rows/columns off every side (dx[:, :, P:P + H, P:P + W])",
@@ -273,6 +445,12 @@ def dx_hints(case, x, params, dout):
     ]
 
 
+LAST_SAMPLE_ONLY = (
+    "{grad} holds the last sample's contribution only: sum it over every sample of the batch "
+    "(+= in the loop over n, not =)"
+)
+
+
 def dw_hints(case, x, params, dout):
     """Known-wrong dW: channel axes swapped (or a (C, F) result reshaped to (F, C)), kernel flipped, stride ignored."""
 
@@ -284,6 +462,10 @@ def dw_hints(case, x, params, dout):
         "shape (F, C, K, K); a (C, F, K, K) result must be transposed, not reshaped"
     )
     return [
+        hint_when(
+            lambda: expected("conv.dw", x[-1:], dout[-1:], case.k, case.s, case.p) if case.n > 1 else None,
+            LAST_SAMPLE_ONLY.format(grad="dW"),
+        ),
         hint_when(swapped, swap_text),
         hint_when(lambda: swapped().reshape(case.f, case.c, case.k, case.k), swap_text),
         hint_when(
@@ -308,6 +490,9 @@ def db_hints(case, x, params, dout):
     return [
         shape_hint,
         hint_when(
+            lambda: expected("conv.db", dout[-1:]) if case.n > 1 else None, LAST_SAMPLE_ONLY.format(grad="db")
+        ),
+        hint_when(
             lambda: case.f * summed,
             f"db is multiplied by the number of output channels ({case.f}): db[f] = dout[:, f].sum(), once",
         ),
@@ -324,12 +509,14 @@ def db_hints(case, x, params, dout):
 
 def conv_gradient(t, cases, which, hints):
     """Compare dx (which="x") or grads[which] with the oracle's numeric gradient on each case."""
+    right_for = conv_right_for(which)
     for case in cases:
-        x, params, dout, _, dx, _, _ = run = layer_run(t, "Conv2d", build_conv, case)
-        if which == "x":
-            got, what = dx, "Conv2d.backward: dx"
-        else:
-            got, what = grads_of(run, which, "Conv2d"), f"Conv2d.backward: grads[{which!r}]"
+        with naming_crashes(t, case, conv_probes, right_for):
+            x, params, dout, _, dx, _, _ = run = layer_run(t, "Conv2d", build_conv, case)
+            if which == "x":
+                got, what = dx, "Conv2d.backward: dx"
+            else:
+                got, what = grads_of(run, which, "Conv2d"), f"Conv2d.backward: grads[{which!r}]"
         expect_array(
             got,
             expected_conv_gradient(case, x, params, dout, which),
@@ -338,6 +525,7 @@ def conv_gradient(t, cases, which, hints):
             tol=GRAD_TOL,
             batch_size=case.n,
             hints=hints(case, x, params, dout),
+            probes=[probing(t, case, conv_probes, right_for)],
         )
 
 
@@ -372,8 +560,9 @@ def conv_backward_stride(t):
 @check("Conv2d", "no_mutation")
 def conv_no_mutation(t):
     for case in (CONV_BASIC[0], CONV_STRIDED[2]):
-        layer, x, _, dout = build_conv(t, case, seed=1)
-        run_layer(t, layer, x, dout, "Conv2d")
+        with naming_crashes(t, case, conv_probes, conv_right_for("x")):
+            layer, x, _, dout = build_conv(t, case, seed=1)
+            run_layer(t, layer, x, dout, "Conv2d")
 
 
 SECOND_CALL_DIFFERS = (
@@ -385,11 +574,12 @@ SECOND_CALL_DIFFERS = (
 @check("Conv2d", "backward_twice")
 def conv_backward_twice(t):
     case = CONV_STRIDED[2]
-    layer, x, params, dout = build_conv(t, case, seed=2)
-    layer.call("forward", x)
-    first = [layer.call("backward", dout), layer.get("grads")]
-    after_first = layer.get("params")
-    second = [layer.call("backward", dout), layer.get("grads")]
+    with naming_crashes(t, case, conv_probes, conv_right_for("x")):
+        layer, x, params, dout = build_conv(t, case, seed=2)
+        layer.call("forward", x)
+        first = [layer.call("backward", dout), layer.get("grads")]
+        after_first = layer.get("params")
+        second = [layer.call("backward", dout), layer.get("grads")]
     for key in ("W", "b"):
         if not equals(after_first.get(key), params[key], 0):
             raise CheckFailure(
@@ -475,6 +665,56 @@ def build_pool(t, case, seed=0):
 STRIDE_IGNORED = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
 
 
+ONLY_STRIDE_K = (
+    "right only when stride = kernel_size: window (i, j) starts at (i * stride, j * stride), "
+    "in forward and in backward; a window's flat argmax unravels with the kernel size, divmod(a, K), "
+    "not the stride; where windows overlap their gradients add up (+=)"
+)
+
+
+def pool_probes(case):
+    """Probes of `case`: cases that differ from it in one respect (Probe)."""
+    n, _, h, w, k, _ = case
+    s = case.stride
+    rest_h, rest_w = (h - k) % s, (w - k) % s
+    candidates = [
+        (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
+        (
+            bool(rest_h or rest_w),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K")),
+        ),
+        (s != k, Probe((case._replace(s=None),), (), ONLY_STRIDE_K)),
+        (
+            n > 1,
+            Probe(
+                (case._replace(n=1),),
+                (),
+                "right only for a batch of one: every sample of the batch must be pooled",
+            ),
+        ),
+    ]
+    return [candidate for applies, candidate in candidates if applies]
+
+
+def pool_is_right(t, case, which):
+    """Whether the student's MaxPool2d gets `case` right: its forward (which=None) or dx (which="x")."""
+    layer, x, dout = build_pool(t, case)
+    if which is None:
+        return equals(layer.call("forward", x), expected("conv.max_pool", x, case.k, case.stride))
+    _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
+    settings = {"kernel_size": case.k, "stride": case.stride}
+    return equals(
+        dx, expected("numeric.layer_gradients", "conv.max_pool", x, {}, dout, "x", settings)["x"], GRAD_TOL
+    )
+
+
+def pool_right_for(which):
+    """right_for(t, case) of the probes, for the forward (which=None) or dx (which="x")."""
+    return lambda t, case: remembered_verdict(
+        t, ("MaxPool2d", which, case), lambda: pool_is_right(t, case, which)
+    )
+
+
 def pool_forward_hints(case, x):
     k, s = case.k, case.stride
     return [
@@ -494,9 +734,11 @@ def pool_forward_hints(case, x):
 
 def pool_forward_cases(t, cases, seed=0, note=""):
     """Compare MaxPool2d.forward with the oracle on each case (`note` is added to the description)."""
+    right_for = pool_right_for(None)
     for case in cases:
-        layer, x, _ = build_pool(t, case, seed=seed)
-        out = layer.call("forward", x)
+        with naming_crashes(t, case, pool_probes, right_for):
+            layer, x, _ = build_pool(t, case, seed=seed)
+            out = layer.call("forward", x)
         expect_untouched(t, "MaxPool2d.forward")
         expect_array(
             out,
@@ -504,6 +746,7 @@ def pool_forward_cases(t, cases, seed=0, note=""):
             "MaxPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}{note}",
             hints=pool_forward_hints(case, x),
+            probes=[probing(t, case, pool_probes, right_for)],
         )
 
 
@@ -535,11 +778,26 @@ def pool_backward_hints(case, x, dout):
 
     return [
         hint_when(
+            lambda: expected("conv.max_pool_route", x, dout, k, s, swap_axes=True)[0],
+            "rows and columns are swapped where the window's flat argmax a is unravelled: "
+            "a = row * K + col, so (row, col) = divmod(a, K), not (a % K, a // K)",
+        ),
+        hint_when(
+            lambda: expected("conv.max_pool_route", x, dout, k, s, unravel_width=s)[0] if s != k else None,
+            "the window's flat argmax is unravelled with the stride instead of the kernel size: "
+            "the window is K = kernel_size wide, so (row, col) = divmod(a, K)",
+        ),
+        hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED
         ),
         hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, s, place_step=k)[0] if s != k else None,
             STRIDE_IGNORED,
+        ),
+        hint_when(
+            lambda: expected("conv.max_pool_route", x, dout, k, s, assign_windows=True)[0] if s < k else None,
+            "overlapping windows must add their gradients: dx[window] = mask * dout lets a later window "
+            "overwrite the cells it shares with earlier ones; add with +=",
         ),
         overwritten,
         non_max,
@@ -547,9 +805,11 @@ def pool_backward_hints(case, x, dout):
 
 
 def pool_gradient(t, cases):
+    right_for = pool_right_for("x")
     for case in cases:
-        layer, x, dout = build_pool(t, case)
-        _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
+        with naming_crashes(t, case, pool_probes, right_for):
+            layer, x, dout = build_pool(t, case)
+            _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
         settings = {"kernel_size": case.k, "stride": case.stride}
         grad = expected("numeric.layer_gradients", "conv.max_pool", x, {}, dout, "x", settings)["x"]
         expect_array(
@@ -559,6 +819,7 @@ def pool_gradient(t, cases):
             f"{given_shapes(x=x, dout=dout)}, {case.settings()} (no ties in x)",
             tol=GRAD_TOL,
             hints=pool_backward_hints(case, x, dout),
+            probes=[probing(t, case, pool_probes, right_for)],
         )
 
 
@@ -640,5 +901,6 @@ def check_tied_windows(dx, x, dout, k, given):
 @check("MaxPool2d", "no_mutation")
 def pool_no_mutation(t):
     for case in (POOL_BASIC[0], POOL_OVERLAP[0]):
-        layer, x, dout = build_pool(t, case, seed=1)
-        run_layer(t, layer, x, dout, "MaxPool2d")
+        with naming_crashes(t, case, pool_probes, pool_right_for("x")):
+            layer, x, dout = build_pool(t, case, seed=1)
+            run_layer(t, layer, x, dout, "MaxPool2d")

@@ -77,13 +77,18 @@ def max_pool(x, kernel_size, stride):
 
 
 @oracle
-def max_pool_route(x, dout, kernel_size, stride, place_step=None):
+def max_pool_route(
+    x, dout, kernel_size, stride, place_step=None, unravel_width=None, swap_axes=False, assign_windows=False
+):
     """Send each dout value to the first maximum of its window, adding where windows share it.
 
     Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K] (shorter at the border if it does not fit);
     its gradient is placed relative to (i*place_step, j*place_step), place_step defaulting to S.
+    The window's flat argmax a becomes (row, col) = divmod(a, unravel_width) (default K), or
+    (col, row) with swap_axes. With assign_windows, each window's gradient overwrites the whole
+    window (dx[window] = mask * dout) instead of adding to it.
     Returns (dx, count), count[n, c, h, w] = how many windows sent their gradient to (h, w);
-    dx is None if a position falls outside x.
+    dx is None if a window lies outside x or a position falls outside it.
     """
     k, s = kernel_size, stride
     step = s if place_step is None else place_step
@@ -91,11 +96,19 @@ def max_pool_route(x, dout, kernel_size, stride, place_step=None):
     for position in np.ndindex(dout.shape):
         n, c, i, j = position
         window = x[n, c, i * s : i * s + k, j * s : j * s + k]
-        u, v = np.unravel_index(np.argmax(window), window.shape)
+        if window.size == 0:
+            return None, count
+        u, v = divmod(int(np.argmax(window)), window.shape[1] if unravel_width is None else unravel_width)
+        if swap_axes:
+            u, v = v, u
         cell = (n, c, i * step + u, j * step + v)
         if cell[2] >= x.shape[2] or cell[3] >= x.shape[3]:
             return None, count
-        dx[cell] += dout[position]
+        if assign_windows:
+            dx[n, c, i * s : i * s + k, j * s : j * s + k] = 0
+            dx[cell] = dout[position]
+        else:
+            dx[cell] += dout[position]
         count[cell] += 1
     return dx, count
 

@@ -5,9 +5,26 @@ from scipy import signal
 
 import solutions as ref
 from solutions.base import as_float_array
-from solutions.conv import scatter_windows, windows
 
 from . import Alternative, Bug
+
+
+def windows(x, kernel_size, stride):
+    """View of every kernel window: x (N, C, H, W) -> (N, C, H', W', K, K), no copy."""
+    view = np.lib.stride_tricks.sliding_window_view(x, (kernel_size, kernel_size), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def scatter_windows(dwin, x_shape, stride):
+    """Adjoint of `windows`: add dwin (N, C, H', W', K, K) back into an array of x_shape."""
+    dx = np.zeros(x_shape, dtype=dwin.dtype)
+    out_h, out_w, k = dwin.shape[2], dwin.shape[3], dwin.shape[4]
+    for i in range(k):
+        for j in range(k):
+            dx[:, :, i : i + stride * out_h : stride, j : j + stride * out_w : stride] += dwin[
+                :, :, :, :, i, j
+            ]
+    return dx
 
 
 # ============================================================================ Conv2d mistakes
@@ -366,7 +383,7 @@ BUGS = [
     Bug("conv db not summed over N", "Conv2d", ConvDbNotSummedOverN, "db not summed over N, H', W'"),
     Bug("conv stride ignored in backward", "Conv2d", ConvStrideIgnoredInBackward, "ignores the stride"),
     Bug("conv windows at (i, j) not (i*S, j*S)", "Conv2d", ConvWindowsAtI, "wrong stride arithmetic"),
-    Bug("conv stride ignored", "Conv2d", ConvStrideIgnored, "the stride is ignored"),
+    Bug("conv stride ignored", "Conv2d", ConvStrideIgnored, "ignores the stride"),
     Bug("conv output size ignores padding", "Conv2d", ConvSizeIgnoresPadding, "ignores the padding"),
     Bug("conv output size by float division", "Conv2d", ConvFloatDivision, "floor division"),
     Bug("conv dW channel axes swapped", "Conv2d", ConvDWChannelsSwapped, "channel axes swapped"),
@@ -623,4 +640,214 @@ ALTERNATIVES = [
     Alternative("max-pool with explicit loops", "MaxPool2d", PoolExplicitLoops),
     Alternative("max-pool with a first-max mask", "MaxPool2d", PoolFirstMaxMask),
     Alternative("max-pool splitting ties evenly", "MaxPool2d", PoolTiesSplitEvenly),
+]
+
+
+# ============================================================================ naive loops, as in assignments
+class ConvNaive(ref.Conv2d):
+    """Loops over samples and output positions with a vectorised window product (the usual naive form).
+
+    The hooks (`output_sizes`, `backward_padding`, `scatter`) are where the mistakes below go wrong."""
+
+    def output_sizes(self, h, w):
+        p, k, s = self.padding, self.kernel_size, self.stride
+        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def forward(self, x):
+        x = as_float_array(x)
+        p, k, s = self.padding, self.kernel_size, self.stride
+        n_, _, h, w = x.shape
+        self.x = x
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        out_h, out_w = self.output_sizes(h, w)
+        W, b = self.params["W"], self.params["b"]
+        out = np.zeros((n_, self.out_channels, out_h, out_w))
+        for n in range(n_):
+            for i in range(out_h):
+                for j in range(out_w):
+                    window = xp[n, :, i * s : i * s + k, j * s : j * s + k]  # (C, K, K)
+                    out[n, :, i, j] = np.sum(window * W, axis=(1, 2, 3)) + b
+        return out
+
+    backward_padding = None  # None: self.padding
+
+    def backward(self, dout):
+        p = self.padding if self.backward_padding is None else self.backward_padding
+        x, W = self.x, self.params["W"]
+        n_, _, h, w = x.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+        out_h, out_w = self.backward_sizes(dout)
+        for n in range(n_):
+            self.add_sample_dw(dW, n, xp, dout, out_h, out_w)
+            for i in range(out_h):
+                for j in range(out_w):
+                    self.scatter(dxp, n, i, j, dout[n, :, i, j], W)
+        self.grads = {"W": dW, "b": dout.sum(axis=(0, 2, 3))}
+        return self.crop(dxp, p, h, w)
+
+    def backward_sizes(self, dout):
+        return dout.shape[2], dout.shape[3]
+
+    def add_sample_dw(self, dW, n, xp, dout, out_h, out_w):
+        k, s = self.kernel_size, self.stride
+        for i in range(out_h):
+            for j in range(out_w):
+                window = xp[n, :, i * s : i * s + k, j * s : j * s + k]  # (C, K, K)
+                dW += dout[n, :, i, j][:, None, None, None] * window[None]
+
+    def scatter(self, dxp, n, i, j, g, W):
+        k, s = self.kernel_size, self.stride
+        dxp[n, :, i * s : i * s + k, j * s : j * s + k] += np.tensordot(g, W, axes=(0, 0))
+
+    def crop(self, dxp, p, h, w):
+        return dxp[:, :, p : p + h, p : p + w]
+
+
+class ConvNaiveBackwardHWSwapped(ConvNaive):
+    """Backward reads (W', H') from dout's shape: right only for square outputs."""
+
+    def backward_sizes(self, dout):
+        return dout.shape[3], dout.shape[2]
+
+
+class ConvNaiveBackwardPaddingOne(ConvNaive):
+    backward_padding = 1
+
+
+class ConvNaiveAssertsStrideDivides(ConvNaive):
+    def output_sizes(self, h, w):
+        p, k, s = self.padding, self.kernel_size, self.stride
+        assert (h + 2 * p - k) % s == 0 and (w + 2 * p - k) % s == 0, "invalid stride"
+        return super().output_sizes(h, w)
+
+
+class ConvNaiveRoundedSize(ConvNaive):
+    def output_sizes(self, h, w):
+        p, k, s = self.padding, self.kernel_size, self.stride
+        return int(round((h + 2 * p - k) / s)) + 1, int(round((w + 2 * p - k) / s)) + 1
+
+
+class ConvNaivePlusOneInsideDivision(ConvNaive):
+    def output_sizes(self, h, w):
+        p, k, s = self.padding, self.kernel_size, self.stride
+        return (h + 2 * p - k + 1) // s, (w + 2 * p - k + 1) // s
+
+
+class ConvNaiveDwLastSample(ConvNaive):
+    """dW is assigned per sample (dW = ... inside the loop over n), not added up."""
+
+    def add_sample_dw(self, dW, n, xp, dout, out_h, out_w):
+        dW[...] = 0
+        super().add_sample_dw(dW, n, xp, dout, out_h, out_w)
+
+
+class ConvNaiveSkipsPaddingWindows(ConvNaive):
+    """dx scattered straight into the unpadded input, skipping the windows that overlap the padding."""
+
+    def scatter(self, dxp, n, i, j, g, W):
+        k, s, p = self.kernel_size, self.stride, self.padding
+        h, w = dxp.shape[2] - 2 * p, dxp.shape[3] - 2 * p
+        top, left = i * s - p, j * s - p
+        if top >= 0 and left >= 0 and top + k <= h and left + k <= w:
+            super().scatter(dxp, n, i, j, g, W)
+
+
+class ConvNaiveCropIntoPreallocated(ConvNaive):
+    """dx = np.empty(x.shape); dx[...] = dxp[:, :, p:-p, p:-p]: a broadcast error when p = 0."""
+
+    def crop(self, dxp, p, h, w):
+        dx = np.empty((dxp.shape[0], dxp.shape[1], h, w))
+        dx[...] = dxp[:, :, p:-p, p:-p]
+        return dx
+
+
+class ConvNaivePadsOneSide(ConvNaive):
+    """np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0))): the zeros only before each axis."""
+
+    def output_sizes(self, h, w):
+        p, k, s = self.padding, self.kernel_size, self.stride
+        return (h + p - k) // s + 1, (w + p - k) // s + 1
+
+    def forward(self, x):
+        p, self.padding = self.padding, 0
+        try:
+            x = np.pad(as_float_array(x), ((0, 0), (0, 0), (p, 0), (p, 0)))
+            return ConvNaive.forward(self, x)
+        finally:
+            self.padding = p
+
+
+class PoolNaive(ref.MaxPool2d):
+    """Loops over output positions with a window mask, as in assignments."""
+
+    def output_sizes(self, h, w):
+        k, s = self.kernel_size, self.stride
+        return (h - k) // s + 1, (w - k) // s + 1
+
+    def forward(self, x):
+        self.x = as_float_array(x)
+        k, s = self.kernel_size, self.stride
+        n_, c_, h, w = self.x.shape
+        out_h, out_w = self.output_sizes(h, w)
+        out = np.zeros((n_, c_, out_h, out_w))
+        for i in range(out_h):
+            for j in range(out_w):
+                out[:, :, i, j] = self.x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+        return out
+
+    def backward(self, dout):
+        k, s = self.kernel_size, self.stride
+        dx = np.zeros_like(self.x)
+        for n, c, i, j in np.ndindex(dout.shape):
+            window = self.x[n, c, i * s : i * s + k, j * s : j * s + k]
+            self.route(dx[n, c], i, j, window, dout[n, c, i, j])
+        return dx
+
+    def route(self, dx, i, j, window, g):
+        k, s = self.kernel_size, self.stride
+        u, v = divmod(int(np.argmax(window)), k)
+        dx[i * s + u, j * s + v] += g
+
+
+class PoolNaiveWidthFromHeight(PoolNaive):
+    def output_sizes(self, h, w):
+        out_h, _ = super().output_sizes(h, w)
+        return out_h, out_h
+
+
+class PoolNaiveAssignsWindow(PoolNaive):
+    """dx[window] = mask * dout: a later window overwrites what an earlier one put on shared cells."""
+
+    def route(self, dx, i, j, window, g):
+        k, s = self.kernel_size, self.stride
+        mask = np.zeros_like(window)
+        mask.flat[np.argmax(window)] = 1
+        dx[i * s : i * s + k, j * s : j * s + k] = mask * g
+
+
+class PoolNaiveUnravelsByStride(PoolNaive):
+    def route(self, dx, i, j, window, g):
+        s = self.stride
+        u, v = divmod(int(np.argmax(window)), s)
+        dx[i * s + u, j * s + v] += g
+
+
+BUGS += [
+    Bug("conv backward reads (W', H') from dout", "Conv2d", ConvNaiveBackwardHWSwapped, "right only when H = W"),
+    Bug("conv backward padding hard-coded to 1", "Conv2d", ConvNaiveBackwardPaddingOne, "hard-coded to 1"),
+    Bug("conv asserts the stride divides the input", "Conv2d", ConvNaiveAssertsStrideDivides, "takes the floor"),
+    Bug("conv output size with round()", "Conv2d", ConvNaiveRoundedSize, "round()"),
+    Bug("conv output size with + 1 inside the division", "Conv2d", ConvNaivePlusOneInsideDivision, "before the division by the stride"),
+    Bug("conv dW of the last sample only", "Conv2d", ConvNaiveDwLastSample, "last sample"),
+    Bug("conv dx skips windows that overlap the padding", "Conv2d", ConvNaiveSkipsPaddingWindows, "overlap the padding"),
+    Bug("conv dx[...] = dxp[p:-p, p:-p]", "Conv2d", ConvNaiveCropIntoPreallocated, "p:-p"),
+    Bug("conv pads one side only", "Conv2d", ConvNaivePadsOneSide, "one side"),
+    Bug("max-pool output width from H", "MaxPool2d", PoolNaiveWidthFromHeight, "right only when H = W"),
+    Bug("max-pool backward assigns the whole window", "MaxPool2d", PoolNaiveAssignsWindow, "overlapping windows must add"),
+    Bug("max-pool argmax unravelled with the stride", "MaxPool2d", PoolNaiveUnravelsByStride, "not the stride"),
+]  # fmt: skip
+ALTERNATIVES += [
+    Alternative("conv with naive loops over output positions", "Conv2d", ConvNaive),
+    Alternative("max-pool with naive loops over output positions", "MaxPool2d", PoolNaive),
 ]
