@@ -25,6 +25,14 @@ class CheckFailure(AssertionError):
         return self.message + (f"\n  likely mistake: {self.hint}" if self.hint else "")
 
 
+class BlockedByPart(NotImplementedError):
+    """A check cannot run yet: it runs another exercise (`part`) whose `missing` method is not implemented."""
+
+    def __init__(self, part, missing):
+        super().__init__(f"{part}: {missing}")
+        self.part, self.missing = part, missing
+
+
 class CheckTimeout(BaseException):
     """Raised in the check when its time limit runs out (a BaseException, so `except Exception` cannot swallow it)."""
 
@@ -156,6 +164,13 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
                 check.function(target)
         except CheckFailure as failure:
             result.status, result.message, result.hint = "failed", failure.message, failure.hint
+        except BlockedByPart as blocked:
+            result.status = "not implemented"
+            result.message = (
+                f"{check.id} cannot be graded yet: it runs your {blocked.part}, "
+                f"and {blocked.missing} is not implemented yet"
+            )
+            result.hint = f"implement {blocked.part} first; then {check.exercise} is graded"
         except NotImplementedError as error:
             result.status = "not implemented"
             result.message = f"{not_implemented_name(error)} is not implemented yet"

@@ -70,3 +70,32 @@ def test_every_check_that_sees_a_gradient_divided_by_n_names_the_batch_size():
     assert len(failed) >= 3, [r.id for r in failed]  # the 2-d, odd-shaped and 4-d inputs
     for r in failed:
         assert "off by a factor of 1/N" in r.text(), f"{r.id}: {r.text()}"
+
+
+def test_a_check_blocked_by_a_missing_prerequisite_says_so_first():
+    import exercises
+
+    results = results_for("Sequential", target_with(SGD=exercises.SGD))
+    blocked = [r for r in results if "SGD" in r.message]
+    assert blocked, [r.text() for r in results]
+    for r in blocked:
+        first_line = r.text().splitlines()[0]
+        assert r.status == "not implemented" and r.points == 0
+        assert (
+            first_line
+            == f"{r.id} cannot be graded yet: it runs your SGD, and SGD.step is not implemented yet"
+        )
+        assert "implement SGD first" in r.text()
+    assert any(r.passed for r in results)  # forward and backward do not run SGD
+
+
+def test_a_check_blocked_by_a_wrong_prerequisite_names_it_first():
+    from tests.corpus.optim import BUGS as OPTIM_BUGS
+
+    blamed = 0
+    for bug in (b for b in OPTIM_BUGS if b.exercise == "SGD"):  # some (weight decay) do not touch fit at all
+        for r in results_for("Sequential", target_with(SGD=bug.replacement)):
+            if not r.passed:
+                assert "it runs your SGD, which fails a basic test" in r.text().splitlines()[0], r.text()
+                blamed += 1
+    assert blamed
