@@ -193,10 +193,27 @@ def grade(exercise, namespace, hidden=False):
 """
 
 
+DEMO_HELPER = """
+
+
+def not_implemented_yet(what, error):
+    \"\"\"The line a demo cell prints when a stub stops it: what to implement, and which stub raised.\"\"\"
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    stub = frame.tb_frame.f_code.co_qualname if frame is not None else "<module>"
+    if stub.startswith("<"):  # raised outside any function: name the exception instead
+        line = f"implement {what} first ({type(error).__name__})"
+    else:
+        line = f"implement {what} first: {stub} is not implemented yet"
+    return f"{line} ({error})" if str(error) else line
+"""
+
+
 def setup_source(chapter):
-    lines = ["# Setup: the support code your answers use, and the grader's checks. Run this cell first."]
+    lines = ["# Setup: what your answers and the demos use, and the grader's checks. Run this cell first."]
     lines += support_imports(chapter)
-    return "\n".join(lines).rstrip() + "\n" + GRADE_HELPER.rstrip()
+    return "\n".join(lines).rstrip() + "\n" + GRADE_HELPER.rstrip() + DEMO_HELPER.rstrip()
 
 
 # ----------------------------------------------------------------------------- test cells

@@ -18,6 +18,12 @@ CHAPTER = Chapter(
             In this chapter you choose weights by hand to build logic gates, compose gates into XOR,
             and then let the perceptron learning rule find weights on its own.
 
+            By the end of this chapter you can
+
+            * build AND, NAND and OR from one perceptron each, by choosing $w$ and $b$ by hand;
+            * explain why no single perceptron computes XOR, and build it from two layers of gates;
+            * train a perceptron with the perceptron learning rule and read its decision boundary.
+
             Run the setup cell below first. Each answer cell has a comment saying what to write
             where `raise NotImplementedError()` stands; each test cell after it runs the same checks
             as `python -m grader` and shows the points you earned, with a hint when something is wrong.
@@ -82,26 +88,54 @@ CHAPTER = Chapter(
             r"""
             # Mistakes per epoch: AND is learned, XOR never is. And the line the perceptron draws.
             import matplotlib.pyplot as plt
+            from matplotlib.patches import Patch
 
             X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+            colours = np.array(["tab:blue", "tab:orange"])
+
+
+            def show_points(ax, y, title):
+                for target in (0, 1):
+                    mine = np.asarray(y) == target
+                    ax.scatter(X[mine, 0], X[mine, 1], c=colours[target], edgecolors="k", s=80, label=f"target {target}")
+                ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), aspect="equal")
+
+
             try:
-                fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+                fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained")
                 for name, y in (("AND", [0, 0, 0, 1]), ("XOR", [0, 1, 1, 0])):
                     p = Perceptron(2, lr=0.1)
                     axes[0].plot(p.fit(X, np.array(y), epochs=20), marker="o", label=name)
                     if name == "AND":
                         grid = np.stack(np.meshgrid(np.linspace(-0.5, 1.5, 200), np.linspace(-0.5, 1.5, 200)), -1)
-                        axes[1].contourf(grid[..., 0], grid[..., 1], p.predict(grid.reshape(-1, 2)).reshape(200, 200), alpha=0.3)
-                        axes[1].scatter(X[:, 0], X[:, 1], c=y, edgecolors="k")
-                        axes[1].set_title("AND: the learned line")
-                axes[0].set(xlabel="epoch", ylabel="mistakes", title="perceptron rule")
+                        predicted = p.predict(grid.reshape(-1, 2)).reshape(200, 200)
+                        axes[1].contourf(grid[..., 0], grid[..., 1], predicted, levels=[-0.5, 0.5, 1.5], colors=colours, alpha=0.25)
+                        show_points(axes[1], y, "AND: what the learned perceptron answers")
+                        handles = axes[1].get_legend_handles_labels()[0]
+                        handles += [Patch(color=c, alpha=0.25, label=f"predicts {k}") for k, c in enumerate(colours)]
+                        axes[1].legend(handles=handles, loc="center left", fontsize="small")
+                axes[0].set(xlabel="epoch", ylabel="mistakes in the epoch", title="perceptron rule: mistakes per epoch")
                 axes[0].legend()
-                axes[2].scatter(X[:, 0], X[:, 1], c=[0, 1, 1, 0], edgecolors="k")
-                axes[2].set_title("XOR: no single line separates the colours")
+                show_points(axes[2], [0, 1, 1, 0], "XOR: no single line separates the targets")
+                axes[2].legend(loc="center left", fontsize="small")
                 plt.show()
             except NotImplementedError as error:
                 plt.close("all")
-                print("implement the perceptron first:", error)
+                print(not_implemented_yet("the perceptron", error))
+            """
+        ),
+        Markdown(
+            r"""
+            ## What you built
+
+            * One perceptron computes $y = 1$ if $w \cdot x + b > 0$ else $0$: a straight line (a plane in
+              more dimensions) splits the inputs into the two answers. AND, NAND and OR are such lines.
+            * XOR is not linearly separable; two layers are: $\mathrm{XOR} = \mathrm{AND}(\mathrm{NAND}, \mathrm{OR})$.
+            * The perceptron learning rule $w \leftarrow w + \eta\,(t - y)\,x$, $b \leftarrow b + \eta\,(t - y)$
+              changes the weights only on mistakes; it finds a separating line whenever one exists.
+
+            Its threshold has no useful slope, so the rule cannot train several layers. The next chapter
+            replaces it with smooth activation functions.
             """
         ),
     ),

@@ -13,6 +13,13 @@ CHAPTER = Chapter(
             far the network's outputs $y$ are from the targets $t$. The gradient of the loss with
             respect to the weights says which way to move them.
 
+            By the end of this chapter you can
+
+            * measure a network's error with the mean squared error and the cross-entropy;
+            * estimate the gradient of any function numerically with central differences;
+            * minimise a function by gradient descent, and tell a learning rate that creeps from one that
+              overshoots.
+
             Run the setup cell first.
             """
         ),
@@ -94,13 +101,30 @@ CHAPTER = Chapter(
                     path = np.array(path)
                     axes[0].plot(path[:, 0], path[:, 1], marker=".", label=f"lr={lr}")
                     axes[1].semilogy([bowl(p) for p in path], label=f"lr={lr}")
-                axes[0].set(title="paths", aspect="equal")
-                axes[1].set(title="f(x) per step", xlabel="step")
-                axes[0].legend()
+                axes[0].plot([0], [0], "k*", ms=12, label="minimum")
+                axes[0].set(title="paths from (-3, 2) on $x_0^2 + 4 x_1^2$", xlabel="$x_0$", ylabel="$x_1$", aspect="equal")
+                axes[1].set(title="f(x) per step", xlabel="step", ylabel="f(x) (log scale)")
+                for ax in axes:
+                    ax.legend(fontsize="small")
                 plt.show()
             except NotImplementedError as error:
                 plt.close("all")
-                print("implement numerical_gradient and gradient_descent first:", error)
+                print(not_implemented_yet("numerical_gradient and gradient_descent", error))
+            """
+        ),
+        Markdown(
+            r"""
+            ## What you built
+
+            * Mean squared error $\frac{1}{n}\sum_i (y_i - t_i)^2$ and cross-entropy
+              $-\frac{1}{N}\sum_n \log y_{n, c_n}$: one number that is small when the outputs match the targets.
+            * The central difference $\big(f(x + h e_i) - f(x - h e_i)\big) / 2h$ estimates each partial
+              derivative with an error of order $h^2$, at the cost of two evaluations of $f$ per coordinate.
+            * Gradient descent $x \leftarrow x - \eta \nabla f(x)$ walks downhill; in the plot the small rate
+              creeps, the middle one converges, and the largest zig-zags across the steep direction $x_1$.
+
+            Two evaluations per weight are far too many for a network with thousands of weights. The next
+            chapter computes every gradient in one backward sweep.
             """
         ),
     ),

@@ -18,6 +18,14 @@ CHAPTER = Chapter(
             remembers what it needs; `backward(dout)` receives $\partial L / \partial \text{out}$ and
             returns $\partial L / \partial \text{input}$. Neither may modify its input array.
 
+            By the end of this chapter you can
+
+            * backpropagate through multiplication and addition nodes of a computational graph;
+            * write the forward and backward passes of the ReLU, sigmoid and tanh layers;
+            * derive and implement the gradients of a fully connected (Affine) layer from the shapes;
+            * use the softmax-with-cross-entropy gradient $(p - t)/N$, and check backpropagation
+              against numerical gradients.
+
             Run the setup cell first.
             """
         ),
@@ -45,7 +53,7 @@ CHAPTER = Chapter(
                 dapple, dcount = mul_apple.backward(dapple_price)
                 print(f"price {price:.1f}; d/dapple {dapple:.2f}, d/dcount {dcount:.1f}, d/dtax {dtax:.1f}")
             except NotImplementedError as error:
-                print("implement MulLayer first:", error)
+                print(not_implemented_yet("MulLayer", error))
             """
         ),
         Markdown(
@@ -139,7 +147,24 @@ CHAPTER = Chapter(
                         approx = numeric(loss_value, layers[i].params[key])
                         print(f"layer {i} {key}: max difference {np.abs(exact - approx).max():.2e}")
             except NotImplementedError as error:
-                print("implement Affine, Tanh and SoftmaxCrossEntropy first:", error)
+                print(not_implemented_yet("Affine, Tanh and SoftmaxCrossEntropy", error))
+            """
+        ),
+        Markdown(
+            r"""
+            ## What you built
+
+            * The chain rule, one node at a time: each `backward` multiplies the upstream gradient by its own
+              local derivative. A product sends each input the other input times the upstream gradient; a
+              sum passes it on unchanged.
+            * Activation layers: $dx = \text{dout} \odot h'(x)$, with $h' = [x > 0]$ for ReLU,
+              $y(1 - y)$ for the sigmoid and $1 - y^2$ for tanh.
+            * Affine: $dX = dY\,W^\top$, $dW = X^\top dY$, $db = \sum_n dY_{n,:}$, each the only product
+              whose shapes fit.
+            * Softmax with cross-entropy: $\partial L / \partial s = (p - t)/N$.
+            * A gradient check: backpropagation and central differences differ by less than about $10^{-10}$.
+
+            The next chapter stacks these layers into a network and trains it.
             """
         ),
     ),

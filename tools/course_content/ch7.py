@@ -13,6 +13,14 @@ CHAPTER = Chapter(
             and a pattern means the same wherever it appears. A convolution slides a small kernel over
             the image and applies the same weights at every position.
 
+            By the end of this chapter you can
+
+            * flatten image batches for a fully connected classifier, and back;
+            * implement the forward and backward passes of a 2-d convolution with padding and stride, and
+              compute its output size;
+            * implement max pooling and send its gradient to each window's maximum;
+            * train a small convolutional network on digits and read the kernels it learned.
+
             Run the setup cell first.
             """
         ),
@@ -84,15 +92,37 @@ CHAPTER = Chapter(
                 )
                 history = cnn.fit(X[:1500], y[:1500], SoftmaxCrossEntropy(), Adam(lr=0.01), epochs=4, batch_size=32, rng=rng)
                 accuracy = (cnn.eval().forward(X[1500:]).argmax(axis=1) == y[1500:]).mean()
-                fig, axes = plt.subplots(1, 7, figsize=(15, 2.5))
-                axes[0].plot(history)
-                axes[0].set_title(f"loss; held-out acc {accuracy:.1%}")
-                for ax, kernel in zip(axes[1:], cnn.layers[0].params["W"][:, 0]):
-                    ax.imshow(kernel, cmap="gray")
-                    ax.axis("off")
+                fig = plt.figure(figsize=(15, 3.6), layout="constrained")
+                left, right = fig.subfigures(1, 2, width_ratios=[1, 2.2])
+                ax = left.subplots()
+                ax.plot(history)
+                ax.set(title=f"training loss; held-out accuracy {accuracy:.1%}", xlabel="step (one batch of 32)", ylabel="cross-entropy")
+                kernels = cnn.layers[0].params["W"][:, 0]
+                limit = np.abs(kernels).max()  # one colour scale for all kernels, 0 in the middle
+                axes = right.subplots(1, len(kernels))
+                for i, (ax, kernel) in enumerate(zip(axes, kernels)):
+                    image = ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+                    ax.set(title=f"kernel {i + 1}", xticks=[], yticks=[])
+                right.suptitle("the 3x3 kernels of the Conv2d layer (red: positive weight, blue: negative)")
+                right.colorbar(image, ax=axes, shrink=0.8, label="weight")
                 plt.show()
             except NotImplementedError as error:
-                print("implement the layers of this chapter and paste the earlier ones first:", error)
+                plt.close("all")
+                print(not_implemented_yet("the layers of this chapter and paste the earlier ones", error))
+            """
+        ),
+        Markdown(
+            r"""
+            ## What you built
+
+            * `Flatten` reshapes $(N, C, H, W)$ to $(N, C H W)$ and the gradient back.
+            * `Conv2d` slides $F$ kernels of shape $(C, K, K)$ over the zero-padded input with stride $S$:
+              the output has $H' = (H + 2P - K)/S + 1$ rows. Its backward sums $dy$ for the bias,
+              correlates $dy$ with the input windows for the kernels, and adds every $dy \cdot W$ back to
+              the input positions it came from, then crops the padding.
+            * `MaxPool2d` keeps each window's maximum and sends the gradient back to that position only.
+            * The same few kernels applied everywhere give a network with far fewer weights than an
+              `Affine` layer on all pixels; the kernels you plotted are the patterns it learned to look for.
             """
         ),
     ),
