@@ -3,7 +3,7 @@
 import numpy as np
 
 from .expected import UnknownOracle, recording
-from .hints import diagnose
+from .hints import diagnose, named
 from .numeric import describe, rel_error
 from .results import CheckFailure
 
@@ -36,7 +36,10 @@ def expect_array(got, expected, what, given="", tol=VALUE_TOL, batch_size=None, 
     record_hints([*hints, *probes], expected)
     given = f" for {given}" if given else ""
     if got is None:
-        raise CheckFailure(f"{what} is None{given}", hint="a missing return statement?")
+        raise CheckFailure(
+            f"{what} is None{given}",
+            hint=named("generic.missing_return", "a missing return statement?"),
+        )
     if not isinstance(got, np.ndarray) or got.ndim == 0 and np.ndim(expected) > 0:
         raise CheckFailure(f"{what} should be an array of shape {np.shape(expected)}{given}, got {got!r}")
     expected = np.asarray(expected, dtype=np.float64)
@@ -75,7 +78,10 @@ def expect_untouched(t, what):
     if t.last_mutations:
         raise CheckFailure(
             f"{what} modified its input in place ({', '.join(t.last_mutations)})",
-            hint="work on a copy (e.g. x.copy(), or out = np.where(...)) instead of writing into the input",
+            hint=named(
+                "generic.input_modified_in_place",
+                "work on a copy (e.g. x.copy(), or out = np.where(...)) instead of writing into the input",
+            ),
         )
 
 

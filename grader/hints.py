@@ -4,7 +4,35 @@ Each function returns a one-line hint or None. `diagnose` tries the generic
 ones in order; checks pass their own, more specific, hints first.
 """
 
+import re
+
 import numpy as np
+
+MISTAKE_ID = re.compile(r"[a-z0-9]+(?:[._][a-z0-9]+)*")
+
+
+class Hint(str):
+    """A hint's text that knows `mistake`, the stable identifier of the mistake it names.
+
+    The identifier ("conv.kernel_flipped") holds no numbers or shapes, so results can be
+    counted per mistake across a class; the text may hold both."""
+
+    def __new__(cls, mistake, text):
+        if not MISTAKE_ID.fullmatch(mistake):
+            raise ValueError(f"not a mistake identifier: {mistake!r}")
+        hint = super().__new__(cls, text)
+        hint.mistake = mistake
+        return hint
+
+
+def named(mistake, text):
+    """`text` as a Hint naming `mistake`; None (no hint) stays None."""
+    return None if text is None else Hint(mistake, text)
+
+
+def mistake_of(hint):
+    """The identifier of the mistake `hint` names, or None."""
+    return getattr(hint, "mistake", None) if isinstance(hint, Hint) else None
 
 
 def _close(a, b, tol=1e-5):
@@ -17,7 +45,9 @@ def _close(a, b, tol=1e-5):
 
 def not_finite(got, expected):
     if not np.all(np.isfinite(np.asarray(got, dtype=float))):
-        return "the result contains inf or nan: an overflow in exp, or a log of 0?"
+        return named(
+            "generic.not_finite", "the result contains inf or nan: an overflow in exp, or a log of 0?"
+        )
     return None
 
 
@@ -25,15 +55,20 @@ def transposed(got, expected):
     got, expected = np.asarray(got), np.asarray(expected)
     if got.ndim == 2 and got.shape == expected.T.shape and _close(got, expected.T):
         if got.shape != expected.shape:
-            return f"the result looks like the transpose of the expected one (shape {got.shape} instead of {expected.shape})"
-        return "the result looks like the transpose of the expected one"
+            return named(
+                "generic.transposed",
+                f"the result looks like the transpose of the expected one (shape {got.shape} instead of {expected.shape})",
+            )
+        return named("generic.transposed", "the result looks like the transpose of the expected one")
     return None
 
 
 def all_zero(got, expected):
     got = np.asarray(got, dtype=float)
     if got.size and not np.any(got) and np.any(np.asarray(expected, dtype=float)):
-        return "the result is all zeros: was it computed and returned (or stored in grads)?"
+        return named(
+            "generic.all_zero", "the result is all zeros: was it computed and returned (or stored in grads)?"
+        )
     return None
 
 
@@ -50,18 +85,30 @@ def scale_factor(got, expected, batch_size=None):
         return None
     if batch_size and batch_size > 1:
         if abs(c - batch_size) < 1e-3 * batch_size:
-            return f"off by a factor of N = {batch_size} (the batch size): a missing division by N, or sum vs mean?"
+            return named(
+                "factor.batch_size",
+                f"off by a factor of N = {batch_size} (the batch size): a missing division by N, or sum vs mean?",
+            )
         if abs(c * batch_size - 1) < 1e-3:
-            return f"off by a factor of 1/N = 1/{batch_size}: divided by the batch size twice, or mean where a sum is needed?"
+            return named(
+                "factor.one_over_batch_size",
+                f"off by a factor of 1/N = 1/{batch_size}: divided by the batch size twice, or mean where a sum is needed?",
+            )
     if abs(c + 1) < 1e-6:
-        return "the sign is flipped"
+        return named("factor.sign", "the sign is flipped")
     if abs(c - 2) < 1e-6 or abs(c - 0.5) < 1e-6:
-        return f"off by a factor of {c:g}: a missing or extra factor 2?"
+        return named("factor.two", f"off by a factor of {c:g}: a missing or extra factor 2?")
     if c > 0 and (k := round(1 / c)) >= 3 and abs(c * k - 1) < 1e-6:
-        return f"off by a factor of 1/{k}: a mean over {k} values where their sum is needed?"
+        return named(
+            "factor.mean_for_sum",
+            f"off by a factor of 1/{k}: a mean over {k} values where their sum is needed?",
+        )
     if c > 0 and (k := round(c)) >= 3 and abs(c / k - 1) < 1e-6:
-        return f"off by a factor of {k}: a sum over {k} values where their mean is needed?"
-    return f"{UNNAMED_FACTOR} {c:.4g}"
+        return named(
+            "factor.sum_for_mean",
+            f"off by a factor of {k}: a sum over {k} values where their mean is needed?",
+        )
+    return named("factor.unnamed", f"{UNNAMED_FACTOR} {c:.4g}")
 
 
 def kept_dims(got, expected):
@@ -69,9 +116,10 @@ def kept_dims(got, expected):
     got, expected = np.asarray(got), np.asarray(expected)
     if got.ndim == expected.ndim + 1 and 1 in got.shape and got.size == expected.size:
         if got.shape != expected.shape and _close(got.reshape(expected.shape), expected):
-            return (
+            return named(
+                "generic.kept_dims",
                 f"the values are right but the shape is {got.shape} instead of {expected.shape}: "
-                "the sum keeps its axis (keepdims=True); drop keepdims"
+                "the sum keeps its axis (keepdims=True); drop keepdims",
             )
     return None
 
@@ -80,9 +128,15 @@ def not_summed(got, expected):
     """A bias gradient with an extra batch axis, or summed over the wrong axis."""
     got, expected = np.asarray(got), np.asarray(expected)
     if got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
-        return "not summed over the batch: sum over axis 0 to get one value per output"
+        return named(
+            "generic.not_summed_over_batch",
+            "not summed over the batch: sum over axis 0 to get one value per output",
+        )
     if got.ndim == expected.ndim and got.shape != expected.shape and expected.ndim == 1:
-        return f"shape {got.shape} instead of {expected.shape}: summed over the wrong axis?"
+        return named(
+            "generic.summed_over_wrong_axis",
+            f"shape {got.shape} instead of {expected.shape}: summed over the wrong axis?",
+        )
     return None
 
 
@@ -117,54 +171,78 @@ CRASHES = (
         "ValueError",
         "broadcast",
         OPTIMIZERS,
-        "one state array shared by parameters of different shapes? keep a state per key, "
-        "e.g. self.v[key] = np.zeros_like(params[key])",
+        named(
+            "optim.state_shared_across_keys",
+            "one state array shared by parameters of different shapes? keep a state per key, "
+            "e.g. self.v[key] = np.zeros_like(params[key])",
+        ),
     ),
     (
         "KeyError",
         "",
         OPTIMIZERS,
-        "params and grads share their keys: loop over params (for key in params) and read grads[key]",
+        named(
+            "optim.keys_mismatched",
+            "params and grads share their keys: loop over params (for key in params) and read grads[key]",
+        ),
     ),
     (
         "ValueError",
         lambda text: "matmul" in text or "not aligned" in text,  # the @ and np.dot messages
         None,
-        "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
-        "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
+        named(
+            "crash.matmul_shapes",
+            "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
+            "out = x @ W, dW = x.T @ dout, dx = dout @ W.T",
+        ),
     ),
     (
         "TypeError",
         lambda text: any(fragment in text for fragment in FLOAT_AS_INT),
         WINDOWED,
-        "a float where an int is needed: compute the output size with floor division //, "
-        "H' = (H + 2P - K) // S + 1",
+        named(
+            "conv.size_float_division",
+            "a float where an int is needed: compute the output size with floor division //, "
+            "H' = (H + 2P - K) // S + 1",
+        ),
     ),
     (
         "AssertionError",
         "",
         WINDOWED,
-        "an assert in your code failed for these settings: if it asserts that the stride divides H + 2P - K, "
-        "drop it: the contract takes the floor, H' = (H + 2P - K) // S + 1",
+        named(
+            "conv.asserts_stride_divides",
+            "an assert in your code failed for these settings: if it asserts that the stride divides H + 2P - K, "
+            "drop it: the contract takes the floor, H' = (H + 2P - K) // S + 1",
+        ),
     ),
     (
         "TypeError",
         "NoneType",
         None,
-        "a value is None: does every forward/backward end with a return statement?",
+        named(
+            "crash.missing_return",
+            "a value is None: does every forward/backward end with a return statement?",
+        ),
     ),
     (
         "AttributeError",
         lambda text: "object has no attribute" in text and not text.startswith(BUILTIN_OWNERS),
         None,
-        "backward reads something forward never stored: keep what backward needs on self in forward "
-        "(e.g. self.x = x), under the same name",
+        named(
+            "crash.not_stored_in_forward",
+            "backward reads something forward never stored: keep what backward needs on self in forward "
+            "(e.g. self.x = x), under the same name",
+        ),
     ),
     (
         "RecursionError",
         "",
         None,
-        "a method calls itself without end: call the parent's method with super() or compute the value directly",
+        named(
+            "crash.endless_recursion",
+            "a method calls itself without end: call the parent's method with super() or compute the value directly",
+        ),
     ),
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .expected import RecordedDataError, UnknownOracle
-from .hints import crash_hint
+from .hints import crash_hint, mistake_of
 from .target import TargetError
 
 
@@ -50,6 +50,7 @@ class CheckResult:
     hint: str | None = None
     notes: list = field(default_factory=list)
     visibility: str = "visible"
+    mistake: str | None = None  # the stable identifier of the mistake the hint names
 
     @property
     def passed(self):
@@ -201,6 +202,8 @@ def run_check(check, target, points=1.0, visibility="visible", timeout=None):
                 result.hint = named_crash(error) or crash_hint(check.exercise, error)
         finally:
             CRASH_HINTS.clear()
+    result.mistake = mistake_of(result.hint)
+    result.hint = None if result.hint is None else str(result.hint)
     seen = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

@@ -99,3 +99,18 @@ def test_a_check_blocked_by_a_wrong_prerequisite_names_it_first():
                 assert "it runs your SGD, which fails a basic test" in r.text().splitlines()[0], r.text()
                 blamed += 1
     assert blamed
+
+
+def test_every_hint_names_its_mistake_by_a_stable_identifier():
+    """Hints carry an identifier without numbers or shapes, so a class's results can be counted per mistake."""
+    by_mistake = {}
+    for bug in BUGS:
+        for r in results_for(bug.exercise, target_with(**{bug.exercise: bug.replacement})):
+            if not r.passed and r.hint:
+                assert r.mistake, f"{bug.name}: {r.id}: no identifier for the hint {r.hint!r}"
+                assert type(r.hint) is str  # the result holds plain text, the identifier apart
+                assert not any(ch.isdigit() for ch in r.mistake.split(".", 1)[1].replace("_1", "")), r.mistake
+                by_mistake.setdefault(r.mistake, set()).add(bug.exercise)
+    assert len(by_mistake) >= 150, sorted(by_mistake)
+    # the same mistake named with different numbers (batch sizes, channels) keeps one identifier
+    assert {"Conv2d"} <= by_mistake["conv.db_multiplied_number_output_channels"]

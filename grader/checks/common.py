@@ -8,9 +8,13 @@ import numpy as np
 from ..contract import need
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected, provider
+from ..hints import named
 from ..results import CheckFailure
 
-EPS_IGNORED = "the eps given to the constructor is not used: use self.eps"
+EPS_IGNORED = named(
+    "optim.eps_ignored",
+    "the eps given to the constructor is not used: use self.eps",
+)
 
 SEED = 20261123  # batch grading may replace it with a per-run secret
 
@@ -49,8 +53,15 @@ def make_with_params(t, name, params, *args, **kwargs):
         if shapes[key] != np.shape(value):
             raise CheckFailure(
                 f"{name}.params[{key!r}] has shape {shapes[key]}, expected {np.shape(value)}",
-                hint=f"create params[{key!r}] with shape {np.shape(value)}: "
-                + ("a 1-d array, e.g. np.zeros(n)" if np.ndim(value) == 1 else "see the docstring's shapes"),
+                hint=named(
+                    "common.create_params_shape",
+                    f"create params[{key!r}] with shape {np.shape(value)}: "
+                    + (
+                        "a 1-d array, e.g. np.zeros(n)"
+                        if np.ndim(value) == 1
+                        else "see the docstring's shapes"
+                    ),
+                ),
             )
     return layer
 
@@ -59,8 +70,14 @@ def missing_key_hint(key, keys):
     """The hint for a params dict without `key`, whose keys are `keys`."""
     same_but_case = [k for k in keys if isinstance(k, str) and k.lower() == key.lower()]
     if same_but_case:
-        return f"keys are case-sensitive: name it {key!r}, not {same_but_case[0]!r}"
-    return f"store this parameter as params[{key!r}]: the grader and the optimizers look it up by that name"
+        return named(
+            "common.keys_case_sensitive",
+            f"keys are case-sensitive: name it {key!r}, not {same_but_case[0]!r}",
+        )
+    return named(
+        "common.param_key_missing",
+        f"store this parameter as params[{key!r}]: the grader and the optimizers look it up by that name",
+    )
 
 
 def expected_gradients(oracle, x, params, dout, which=None, settings=None):

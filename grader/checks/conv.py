@@ -12,7 +12,7 @@ import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected
-from ..hints import FLOAT_AS_INT
+from ..hints import FLOAT_AS_INT, mistake_of, named
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure, name_crash
@@ -54,21 +54,24 @@ def hint_when(candidate, text):
 # ----------------------------------------------------------------------------- probes
 # A case the code gets wrong is evidence; a simpler case that differs in one respect and that the
 # code gets right names the respect. Probes run only after a failure (or a crash) of the case.
-ONLY_SQUARE = (
+ONLY_SQUARE = named(
+    "conv.height_width_mixed_up",
     "right only when H = W: height and width are mixed up somewhere "
-    "(an output width computed from H, or a loop over H' where W' is meant)"
+    "(an output width computed from H, or a loop over H' where W' is meant)",
 )
-ONLY_ONE_SAMPLE = (
+ONLY_ONE_SAMPLE = named(
+    "conv.batch_not_covered",
     "right only for a batch of one: every sample must be used, and dW and db sum over all of them "
-    "(+= in a loop over n, not =)"
+    "(+= in a loop over n, not =)",
 )
 
 
 def only_stride_divides(span):
-    return (
+    return named(
+        "conv.stride_must_divide",
         f"right only when the stride divides {span}: the contract takes the floor, H' = ({span}) // S + 1, "
         "and the last rows/columns that fit no window are left out (no assert, round() or ceil; "
-        "loop over H' and W' output positions)"
+        "loop over H' and W' output positions)",
     )
 
 
@@ -167,7 +170,10 @@ def build_conv(t, case, seed=0):
 
 
 # ----------------------------------------------------------------------------- forward
-FLIPPED = "the kernel is flipped: this is cross-correlation, not convolution (use W[f, c, u, v] as is, no [::-1, ::-1])"
+FLIPPED = named(
+    "conv.kernel_flipped",
+    "the kernel is flipped: this is cross-correlation, not convolution (use W[f, c, u, v] as is, no [::-1, ::-1])",
+)
 
 
 def forward_hints(case, x, W, b):
@@ -187,29 +193,49 @@ def forward_hints(case, x, W, b):
                 if p
                 else None
             ),
-            "the zeros are all on one side (top and left): pad P zeros before AND after each of H and W",
+            named(
+                "conv.zeros_all_one_side",
+                "the zeros are all on one side (top and left): pad P zeros before AND after each of H and W",
+            ),
         ),
         hint_when(lambda: expected("conv.forward", x, W[:, :, ::-1, ::-1], b, s, p), FLIPPED),
-        hint_when(lambda: expected("conv.forward", x, W, 0 * b, s, p), "the bias b is not added"),
+        hint_when(
+            lambda: expected("conv.forward", x, W, 0 * b, s, p),
+            named("conv.bias_b_not_added", "the bias b is not added"),
+        ),
         hint_when(
             lambda: expected("conv.forward", x, W, case.c * b, s, p),
-            f"the bias is added once per input channel ({case.c} times): add b[f] once to each output value",
+            named(
+                "conv.bias_added_once_per_input_channel",
+                f"the bias is added once per input channel ({case.c} times): add b[f] once to each output value",
+            ),
         ),
         hint_when(
             lambda: expected("conv.forward", x, W, b, s, 1),
-            "the padding is hard-coded to 1: pad by self.padding on every side",
+            named(
+                "conv.padding_hard_coded", "the padding is hard-coded to 1: pad by self.padding on every side"
+            ),
         ),
         hint_when(
             lambda: expected("conv.forward", x, W, b, s, 0),
-            f"the padding is ignored: pad x with padding={p} zeros on every side of H and W first",
+            named(
+                "conv.padding_ignored",
+                f"the padding is ignored: pad x with padding={p} zeros on every side of H and W first",
+            ),
         ),
         hint_when(
             lambda: expected("conv.forward", x, W, b, 1, p),
-            "the stride is ignored: output (i, j) uses the window starting at (i * stride, j * stride)",
+            named(
+                "conv.stride_ignored",
+                "the stride is ignored: output (i, j) uses the window starting at (i * stride, j * stride)",
+            ),
         ),
         hint_when(
             lambda: expected("conv.forward", x, W, b, 1, p)[:, :, : case.out_size()[0], : case.out_size()[1]],
-            "wrong stride arithmetic: window (i, j) starts at (i * stride, j * stride), not at (i, j)",
+            named(
+                "conv.wrong_stride_arithmetic",
+                "wrong stride arithmetic: window (i, j) starts at (i * stride, j * stride), not at (i, j)",
+            ),
         ),
     ]
 
@@ -253,19 +279,37 @@ ROUNDED = (
     "the output size is rounded: use floor division //",
 )
 SIZE_MISTAKES = [  # size formula -> what it forgets
-    (lambda n, k, s, p: (n - k) // s + 1, "the output size ignores the padding"),
+    (
+        lambda n, k, s, p: (n - k) // s + 1,
+        named("conv.output_size_ignores_padding", "the output size ignores the padding"),
+    ),
     (
         lambda n, k, s, p: (n + p - k) // s + 1,
-        "the padding is added on one side only (or counted once): P zeros go before and after, H + 2P",
+        named(
+            "conv.padding_added_one_side_only",
+            "the padding is added on one side only (or counted once): P zeros go before and after, H + 2P",
+        ),
     ),
-    (lambda n, k, s, p: (n + 2 - k) // s + 1, "the padding is hard-coded to 1: use self.padding"),
+    (
+        lambda n, k, s, p: (n + 2 - k) // s + 1,
+        named("conv.padding_hard_coded", "the padding is hard-coded to 1: use self.padding"),
+    ),
     (lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1, ROUNDED[0]),
     (lambda n, k, s, p: round((n + 2 * p - k) / s) + 1, ROUNDED[1]),
-    (lambda n, k, s, p: n + 2 * p - k + 1, "the output size ignores the stride"),
-    (lambda n, k, s, p: (n + 2 * p - k) // s, "the output size misses the + 1"),
+    (
+        lambda n, k, s, p: n + 2 * p - k + 1,
+        named("conv.output_size_ignores_stride", "the output size ignores the stride"),
+    ),
+    (
+        lambda n, k, s, p: (n + 2 * p - k) // s,
+        named("conv.output_size_misses_plus_one", "the output size misses the + 1"),
+    ),
     (
         lambda n, k, s, p: (n + 2 * p - k + 1) // s,
-        "the + 1 is added before the division by the stride: divide (H + 2P - K) by S first, then add 1",
+        named(
+            "conv.added_before_division_stride",
+            "the + 1 is added before the division by the stride: divide (H + 2P - K) by S first, then add 1",
+        ),
     ),
 ]
 SIZE_FORMULA = "H' = (H + 2P - K) // S + 1 (and the same for W')"
@@ -290,9 +334,15 @@ def size_hint(seen, unique=False):
             ROUNDED
         ):  # round() and ceil give the same size here; the advice is the same
             explaining = [ROUNDED[1]]
-        return f"{explaining[0]}: {SIZE_FORMULA}" if len(explaining) == 1 else None
+        return (
+            named(mistake_of(explaining[0]), f"{explaining[0]}: {SIZE_FORMULA}")
+            if len(explaining) == 1
+            else None
+        )
     return (
-        f"{explaining[0]}: {SIZE_FORMULA}" if explaining else f"check the output-size formula {SIZE_FORMULA}"
+        named(mistake_of(explaining[0]), f"{explaining[0]}: {SIZE_FORMULA}")
+        if explaining
+        else named("conv.output_size_wrong", f"check the output-size formula {SIZE_FORMULA}")
     )
 
 
@@ -315,7 +365,10 @@ def conv_output_shape(t):
                     raise
             raise CheckFailure(
                 f"Conv2d.forward raised TypeError: {error} (for {settings})",
-                hint=f"a float where an int is needed: compute the output size with floor division //, {SIZE_FORMULA}",
+                hint=named(
+                    "conv.float_where_int_needed",
+                    f"a float where an int is needed: compute the output size with floor division //, {SIZE_FORMULA}",
+                ),
             ) from None
         expected = (2, 3, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
         got = np.shape(out) if isinstance(out, np.ndarray) else None
@@ -336,18 +389,24 @@ def expected_conv_gradient(case, x, params, dout, which):
     return expected("numeric.layer_gradients", "conv.forward", x, params, dout, which, settings)[which]
 
 
-ONLY_PADDED = (
+ONLY_PADDED = named(
+    "conv.wrong_without_padding",
     "right only when padding > 0: with padding = 0 a crop like dx[:, :, p:-p, p:-p] is empty; "
-    "crop with dx[:, :, P:P + H, P:P + W]"
+    "crop with dx[:, :, P:P + H, P:P + W]",
 )
-ONLY_PADDING_1 = "right only when padding = 1: the padding is hard-coded to 1 somewhere: use self.padding"
-ONLY_UNPADDED = (
+ONLY_PADDING_1 = named(
+    "conv.padding_hard_coded_1",
+    "right only when padding = 1: the padding is hard-coded to 1 somewhere: use self.padding",
+)
+ONLY_UNPADDED = named(
+    "conv.padding_mishandled",
     "right only when padding = 0: pad x with P zeros on every side of H and W in forward (np.pad), "
-    "and crop dx back with dx[:, :, P:P + H, P:P + W] in backward"
+    "and crop dx back with dx[:, :, P:P + H, P:P + W] in backward",
 )
-ONLY_STRIDE_1 = (
+ONLY_STRIDE_1 = named(
+    "conv.stride_mishandled",
     "right only with stride 1: window (i, j) starts at (i * stride, j * stride), "
-    "and the output size divides by the stride"
+    "and the output size divides by the stride",
 )
 
 
@@ -401,7 +460,10 @@ def dx_hints(case, x, params, dout):
 
     def empty_crop(got, expected):
         if p == 0 and np.size(got) == 0:
-            return "dx[:, :, p:-p, p:-p] is empty when padding = 0: crop with dx[:, :, p:p + H, p:p + W]"
+            return named(
+                "conv.crop_minus_p_empty",
+                "dx[:, :, p:-p, p:-p] is empty when padding = 0: crop with dx[:, :, p:p + H, p:p + W]",
+            )
         return None
 
     def inner_windows_only():
@@ -417,22 +479,34 @@ def dx_hints(case, x, params, dout):
         empty_crop,
         hint_when(
             inner_windows_only,
-            "windows that overlap the padding are skipped in dx: every window sends dout * W back, "
-            "onto the padded dx; crop the padding off at the end",
+            named(
+                "conv.windows_that_overlap_padding_skipped_dx",
+                "windows that overlap the padding are skipped in dx: every window sends dout * W back, "
+                "onto the padded dx; crop the padding off at the end",
+            ),
         ),
         hint_when(
             padded,
-            f"dx has the padded shape: crop the {p} padding rows/columns off every side (dx[:, :, P:P + H, P:P + W])",
+            named(
+                "conv.dx_has_padded_shape",
+                f"dx has the padded shape: crop the {p} padding rows/columns off every side (dx[:, :, P:P + H, P:P + W])",
+            ),
         ),
         hint_when(
             lambda: padded()[:, :, :h, :w] if p else None,
-            "dx is cropped at the wrong place: remove P rows/columns on EVERY side (dx[:, :, P:P + H, P:P + W])",
+            named(
+                "conv.dx_cropped_wrong_place",
+                "dx is cropped at the wrong place: remove P rows/columns on EVERY side (dx[:, :, P:P + H, P:P + W])",
+            ),
         ),
         hint_when(
             lambda: expected("conv.padded_dx", dout, W[:, :, ::-1, ::-1], s, padded_shape)[
                 :, :, p : p + h, p : p + w
             ],
-            "dx uses the flipped kernel: each dout[n, f, i, j] * W[f] (not flipped) goes back onto its window",
+            named(
+                "conv.dx_uses_flipped_kernel",
+                "dx uses the flipped kernel: each dout[n, f, i, j] * W[f] (not flipped) goes back onto its window",
+            ),
         ),
         hint_when(
             lambda: (
@@ -440,7 +514,10 @@ def dx_hints(case, x, params, dout):
                 if s > 1
                 else None
             ),
-            "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+            named(
+                "conv.backward_pass_ignores_stride",
+                "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+            ),
         ),
     ]
 
@@ -457,24 +534,30 @@ def dw_hints(case, x, params, dout):
     def swapped():
         return expected("conv.dw", x, dout, case.k, case.s, case.p).transpose(1, 0, 2, 3)
 
-    swap_text = (
+    swap_text = named(
+        "conv.dw_has_channel_axes_swapped",
         "dW has its channel axes swapped: grads['W'][f, c] pairs output channel f with input channel c, "
-        "shape (F, C, K, K); a (C, F, K, K) result must be transposed, not reshaped"
+        "shape (F, C, K, K); a (C, F, K, K) result must be transposed, not reshaped",
     )
     return [
         hint_when(
             lambda: expected("conv.dw", x[-1:], dout[-1:], case.k, case.s, case.p) if case.n > 1 else None,
-            LAST_SAMPLE_ONLY.format(grad="dW"),
+            named("conv.dw_last_sample_only", LAST_SAMPLE_ONLY.format(grad="dW")),
         ),
         hint_when(swapped, swap_text),
         hint_when(lambda: swapped().reshape(case.f, case.c, case.k, case.k), swap_text),
         hint_when(
             lambda: expected("conv.dw", x, dout, case.k, case.s, case.p)[:, :, ::-1, ::-1],
-            "dW is flipped ([::-1, ::-1]): this is cross-correlation, not convolution",
+            named(
+                "conv.dw_flipped", "dW is flipped ([::-1, ::-1]): this is cross-correlation, not convolution"
+            ),
         ),
         hint_when(
             lambda: expected("conv.dw", x, dout, case.k, 1, case.p) if case.s > 1 else None,
-            "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+            named(
+                "conv.backward_pass_ignores_stride",
+                "the backward pass ignores the stride: the window of output (i, j) starts at (i * stride, j * stride)",
+            ),
         ),
     ]
 
@@ -484,25 +567,38 @@ def db_hints(case, x, params, dout):
 
     def shape_hint(got, expected):
         if np.shape(got) != (case.f,):
-            return f"db not summed over N, H', W': db[f] = dout[:, f].sum(), shape ({case.f},)"
+            return named(
+                "conv.db_not_summed_over_n_h_w",
+                f"db not summed over N, H', W': db[f] = dout[:, f].sum(), shape ({case.f},)",
+            )
         return None
 
     return [
         shape_hint,
         hint_when(
-            lambda: expected("conv.db", dout[-1:]) if case.n > 1 else None, LAST_SAMPLE_ONLY.format(grad="db")
+            lambda: expected("conv.db", dout[-1:]) if case.n > 1 else None,
+            named("conv.db_last_sample_only", LAST_SAMPLE_ONLY.format(grad="db")),
         ),
         hint_when(
             lambda: case.f * summed,
-            f"db is multiplied by the number of output channels ({case.f}): db[f] = dout[:, f].sum(), once",
+            named(
+                "conv.db_multiplied_number_output_channels",
+                f"db is multiplied by the number of output channels ({case.f}): db[f] = dout[:, f].sum(), once",
+            ),
         ),
         hint_when(
             lambda: case.c * summed,
-            f"db is multiplied by the number of input channels ({case.c}): the bias is added once per output value",
+            named(
+                "conv.db_multiplied_number_input_channels",
+                f"db is multiplied by the number of input channels ({case.c}): the bias is added once per output value",
+            ),
         ),
         hint_when(
             lambda: summed / (dout.shape[2] * dout.shape[3]),
-            "db is averaged over H', W': it should be summed over N, H' and W'",
+            named(
+                "conv.db_averaged_over_h_w",
+                "db is averaged over H', W': it should be summed over N, H' and W'",
+            ),
         ),
     ]
 
@@ -565,9 +661,10 @@ def conv_no_mutation(t):
             run_layer(t, layer, x, dout, "Conv2d")
 
 
-SECOND_CALL_DIFFERS = (
+SECOND_CALL_DIFFERS = named(
+    "conv.second_backward_gives_another_result",
     "a second backward gives another result: backward must not change what forward stored "
-    "(e.g. write into the cached padded input)"
+    "(e.g. write into the cached padded input)",
 )
 
 
@@ -584,7 +681,10 @@ def conv_backward_twice(t):
         if not equals(after_first.get(key), params[key], 0):
             raise CheckFailure(
                 f"Conv2d.backward changed params[{key!r}]",
-                hint="backward must not modify the parameters (e.g. flip a copy of W, not W in place)",
+                hint=named(
+                    "conv.backward_must_not_modify_parameters",
+                    "backward must not modify the parameters (e.g. flip a copy of W, not W in place)",
+                ),
             )
     for key in ("W", "b"):
         expect_array(
@@ -594,7 +694,10 @@ def conv_backward_twice(t):
             case.settings(),
             hints=[
                 lambda got, exp: (
-                    "gradients accumulate across backward calls: assign grads, do not add to them"
+                    named(
+                        "conv.gradients_accumulate_across_backward_calls",
+                        "gradients accumulate across backward calls: assign grads, do not add to them",
+                    )
                     if equals(got, 2 * np.asarray(exp))
                     else None
                 ),
@@ -662,13 +765,16 @@ def build_pool(t, case, seed=0):
     return layer, x, spread(rng, (case.n, case.c, out_h, out_w), 0.5, 2.0)
 
 
-STRIDE_IGNORED = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
+STRIDE_IGNORED = named(
+    "conv.stride_ignored", "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
+)
 
 
-ONLY_STRIDE_K = (
+ONLY_STRIDE_K = named(
+    "pool.stride_mishandled",
     "right only when stride = kernel_size: window (i, j) starts at (i * stride, j * stride), "
     "in forward and in backward; a window's flat argmax unravels with the kernel size, divmod(a, K), "
-    "not the stride; where windows overlap their gradients add up (+=)"
+    "not the stride; where windows overlap their gradients add up (+=)",
 )
 
 
@@ -720,12 +826,15 @@ def pool_forward_hints(case, x):
     return [
         hint_when(
             lambda: np.maximum(expected("conv.max_pool", x, k, s), 0),
-            "windows whose values are all negative give 0: start the running max at -inf "
-            "(or at the window's first value), not at 0",
+            named(
+                "conv.windows_whose_values_all_negative_give",
+                "windows whose values are all negative give 0: start the running max at -inf "
+                "(or at the window's first value), not at 0",
+            ),
         ),
         hint_when(
             lambda: expected("conv.avg_pool", x, k, s),
-            "the window mean is taken: max pooling keeps the maximum",
+            named("conv.window_mean_taken", "the window mean is taken: max pooling keeps the maximum"),
         ),
         hint_when(lambda: expected("conv.max_pool", x, k, k) if s != k else None, STRIDE_IGNORED),
         hint_when(lambda: expected("conv.max_pool", x, k, 1) if s != 1 else None, STRIDE_IGNORED),
@@ -762,8 +871,9 @@ def pool_backward_hints(case, x, dout):
     def non_max(got, expected):
         got = np.asarray(got, dtype=float)
         if got.shape == x.shape and np.any(np.abs(got[count == 0]) > 1e-6 * np.abs(dout).max()):
-            return (
-                "max-pool gradient reached non-max cells: only the maximum of each window receives its dout"
+            return named(
+                "conv.max_pool_gradient_reached_non_max_cells",
+                "max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
             )
         return None
 
@@ -773,19 +883,28 @@ def pool_backward_hints(case, x, dout):
             return None
         single = count <= 1
         if rel_error(got[single], expected[single]) < 1e-6 and rel_error(got, expected) > 1e-6:
-            return "overlapping windows must add their gradients: a cell that is the max of several windows gets the sum (+=, not =)"
+            return named(
+                "conv.overlapping_windows_must_add_their_gradients",
+                "overlapping windows must add their gradients: a cell that is the max of several windows gets the sum (+=, not =)",
+            )
         return None
 
     return [
         hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, s, swap_axes=True)[0],
-            "rows and columns are swapped where the window's flat argmax a is unravelled: "
-            "a = row * K + col, so (row, col) = divmod(a, K), not (a % K, a // K)",
+            named(
+                "conv.rows_columns_swapped_where_window_s_flat",
+                "rows and columns are swapped where the window's flat argmax a is unravelled: "
+                "a = row * K + col, so (row, col) = divmod(a, K), not (a % K, a // K)",
+            ),
         ),
         hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, s, unravel_width=s)[0] if s != k else None,
-            "the window's flat argmax is unravelled with the stride instead of the kernel size: "
-            "the window is K = kernel_size wide, so (row, col) = divmod(a, K)",
+            named(
+                "conv.window_s_flat_argmax_unravelled_stride_instead",
+                "the window's flat argmax is unravelled with the stride instead of the kernel size: "
+                "the window is K = kernel_size wide, so (row, col) = divmod(a, K)",
+            ),
         ),
         hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, k)[0] if s != k else None, STRIDE_IGNORED
@@ -796,8 +915,11 @@ def pool_backward_hints(case, x, dout):
         ),
         hint_when(
             lambda: expected("conv.max_pool_route", x, dout, k, s, assign_windows=True)[0] if s < k else None,
-            "overlapping windows must add their gradients: dx[window] = mask * dout lets a later window "
-            "overwrite the cells it shares with earlier ones; add with +=",
+            named(
+                "conv.overlapping_windows_must_add_their_gradients",
+                "overlapping windows must add their gradients: dx[window] = mask * dout lets a later window "
+                "overwrite the cells it shares with earlier ones; add with +=",
+            ),
         ),
         overwritten,
         non_max,
@@ -868,7 +990,10 @@ def pool_ties(t):
 
 def check_tied_windows(dx, x, dout, k, given):
     """Each window's gradient sums to its dout and sits on max cells; cells outside every window get 0."""
-    rule = "each window's dout must go to its maximum cells only, and add up to dout (any split among tied maxima is accepted)"
+    rule = named(
+        "conv.each_window_s_dout_must_go_maximum",
+        "each window's dout must go to its maximum cells only, and add up to dout (any split among tied maxima is accepted)",
+    )
     tol = 1e-6 * np.abs(dout).max()
     covered = np.zeros(x.shape, dtype=bool)
     for n, c, i, j in np.ndindex(dout.shape):
@@ -880,12 +1005,18 @@ def check_tied_windows(dx, x, dout, k, given):
         if np.any(np.abs(grad[~ties]) > tol):
             raise CheckFailure(
                 f"MaxPool2d.backward: {where} sends gradient to non-max cells for {given}; {rule}",
-                hint="max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+                hint=named(
+                    "conv.max_pool_gradient_reached_non_max_cells",
+                    "max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+                ),
             )
         if abs(grad.sum() - dout[n, c, i, j]) > tol:
             hint = None
             if ties.sum() > 1 and abs(grad.sum() - ties.sum() * dout[n, c, i, j]) <= tol:
-                hint = "every tied maximum received the full dout: send it to one of them (the first), so it is counted once"
+                hint = named(
+                    "conv.every_tied_maximum_received_full_dout",
+                    "every tied maximum received the full dout: send it to one of them (the first), so it is counted once",
+                )
             raise CheckFailure(
                 f"MaxPool2d.backward: {where} passes on {grad.sum():.6g} in total instead of dout = "
                 f"{dout[n, c, i, j]:.6g} for {given}; {rule}",
@@ -894,7 +1025,10 @@ def check_tied_windows(dx, x, dout, k, given):
     if np.any(np.abs(dx[~covered]) > tol):
         raise CheckFailure(
             f"MaxPool2d.backward: cells in no window get gradient for {given}",
-            hint="max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+            hint=named(
+                "conv.max_pool_gradient_reached_non_max_cells",
+                "max-pool gradient reached non-max cells: only the maximum of each window receives its dout",
+            ),
         )
 
 

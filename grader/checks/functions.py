@@ -13,6 +13,7 @@ import numpy as np
 from ..contract import need
 from ..expect import expect_array, expect_number, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from .common import data_rng, spread
@@ -72,14 +73,21 @@ def step_values(t):
     rng = data_rng(200)
     for shape in SHAPES:
         x = spread(rng, shape, 0.05, 3.0)
-        hint = "step returns 1 where x > 0 and 0 elsewhere, nothing in between"
+        hint = named(
+            "functions.step_returns_where_x_elsewhere_nothing_between",
+            "step returns 1 where x > 0 and 0 elsewhere, nothing in between",
+        )
         got = as_zero_one(call(t, "step", x), "step(x)", given_shapes(x=x), shape, hint)
         want = expected("functions.step", x)
         if not np.array_equal(got, want):
             inverted = np.array_equal(got, 1 - want)
             raise CheckFailure(
                 f"step(x) is wrong for {given_shapes(x=x)}: {np.sum(got != want)} of {x.size} entries differ",
-                hint="the comparison is inverted: step is 1 where x > 0" if inverted else None,
+                hint=named(
+                    "functions.comparison_inverted", "the comparison is inverted: step is 1 where x > 0"
+                )
+                if inverted
+                else None,
             )
 
 
@@ -91,7 +99,10 @@ def step_dtype(t):
         kind = "booleans" if got.dtype == bool else f"{got.dtype} values"
         raise CheckFailure(
             f"step(x) returns {kind}, expected an int array",
-            hint=f"step returns {kind}: convert the comparison with .astype(int) (the docstring asks for ints)",
+            hint=named(
+                "functions.step_not_int",
+                f"step returns {kind}: convert the comparison with .astype(int) (the docstring asks for ints)",
+            ),
         )
 
 
@@ -103,14 +114,16 @@ def big_values():
     return np.sort(np.concatenate([-sizes, [0.0], sizes]))
 
 
-SIGMOID_OVERFLOW = (
+SIGMOID_OVERFLOW = named(
+    "functions.sigmoid_overflow",
     "sigmoid overflows in exp for x around -1000 (1 / (1 + exp(-x)) computes exp(1000)): "
     "use exp(-x) where x >= 0 and exp(x) / (1 + exp(x)) where x < 0, or 0.5 * (1 + tanh(x / 2)); "
-    "np.where evaluates both branches on every element, so it warns too"
+    "np.where evaluates both branches on every element, so it warns too",
 )
-TANH_OVERFLOW = (
+TANH_OVERFLOW = named(
+    "functions.tanh_overflow",
     "tanh overflows in exp for |x| around 1000 ((e^x - e^-x) / (e^x + e^-x) gives inf / inf): "
-    "use np.tanh, or rewrite with exp(-2|x|) only"
+    "use np.tanh, or rewrite with exp(-2|x|) only",
 )
 
 
@@ -142,9 +155,13 @@ def check_stable(t, name, oracle, advice, hints=()):
 
 SIGMOID_MISTAKES = [
     lambda x: like(
-        expected("functions.sigmoid", -x), "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"
+        expected("functions.sigmoid", -x),
+        named("functions.this_sigmoid", "this is sigmoid(-x): the formula is 1 / (1 + exp(-x))"),
     ),
-    lambda x: like(expected("functions.tanh", x), "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
+    lambda x: like(
+        expected("functions.tanh", x),
+        named("functions.this_tanh", "this is tanh(x), not the sigmoid 1 / (1 + exp(-x))"),
+    ),
 ]
 
 
@@ -163,10 +180,25 @@ def relu_values(t):
     wrong = lambda x, key: expected("functions.wrong_relus", x)[key]  # noqa: E731
     hints = [
         lambda x: like(
-            wrong(x, "max_axis0"), "np.max(x, 0) is the maximum over axis 0: use np.maximum(x, 0)"
+            wrong(x, "max_axis0"),
+            named(
+                "functions.np_max_not_maximum",
+                "np.max(x, 0) is the maximum over axis 0: use np.maximum(x, 0)",
+            ),
         ),
-        lambda x: like(wrong(x, "mask"), "relu returns the 0/1 mask (x > 0): return the values max(0, x)"),
-        lambda x: like(wrong(x, "minimum"), "relu keeps the negative entries: it is max(0, x)"),
+        lambda x: like(
+            wrong(x, "mask"),
+            named(
+                "functions.relu_returns_mask",
+                "relu returns the 0/1 mask (x > 0): return the values max(0, x)",
+            ),
+        ),
+        lambda x: like(
+            wrong(x, "minimum"),
+            named(
+                "functions.relu_keeps_negative_entries", "relu keeps the negative entries: it is max(0, x)"
+            ),
+        ),
     ]
     check_elementwise(t, "relu", "functions.relu", 202, 3.0, hints)
 
@@ -181,9 +213,14 @@ def relu_no_mutation(t):
 TANH_MISTAKES = [
     lambda x: like(
         expected("functions.tanh", 0.5 * x),
-        "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1",
+        named(
+            "functions.this_tanh", "this is tanh(x / 2) = 2 * sigmoid(x) - 1: tanh(x) = 2 * sigmoid(2x) - 1"
+        ),
     ),
-    lambda x: like(expected("functions.sigmoid", x), "this is the sigmoid, not tanh"),
+    lambda x: like(
+        expected("functions.sigmoid", x),
+        named("functions.this_sigmoid_not_tanh", "this is the sigmoid, not tanh"),
+    ),
 ]
 
 
@@ -198,7 +235,10 @@ def tanh_stable(t):
 
 
 # ----------------------------------------------------------------------------- softmax
-SOFTMAX_OVERFLOW = "softmax overflows for scores around 1000: subtract the row max"
+SOFTMAX_OVERFLOW = named(
+    "functions.softmax_overflows_scores_around",
+    "softmax overflows for scores around 1000: subtract the row max",
+)
 
 
 def softmax_mistakes(x, large=False):
@@ -207,18 +247,27 @@ def softmax_mistakes(x, large=False):
     With `large` scores, the whole-array sum without a max subtraction is left out: it
     overflows to nan like every softmax that skips the max, so it would name the wrong mistake.
     """
-    whole_sum = "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)"
+    whole_sum = named(
+        "functions.normalised_sum_over_whole_array",
+        "normalised by the sum over the whole array: sum each row (axis=-1, keepdims=True)",
+    )
     wrong = expected("functions.wrong_softmaxes", x)
     return [
         like(
             expected("functions.softmax", x.T).T,
-            "softmax is taken over axis 0 (down the columns): normalise each row (axis=-1, keepdims=True)",
+            named(
+                "functions.softmax_taken_over_axis",
+                "softmax is taken over axis 0 (down the columns): normalise each row (axis=-1, keepdims=True)",
+            ),
         ),
         *([] if large else [like(wrong["whole_sum_no_max"], whole_sum)]),
         like(
             wrong["global_max"],
-            "subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole "
-            "array: rows far below it underflow to 0 / 0",
+            named(
+                "functions.subtract_each_row_s_own_max",
+                "subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole "
+                "array: rows far below it underflow to 0 / 0",
+            ),
         ),
         like(wrong["whole_sum"], whole_sum),
     ]
@@ -271,14 +320,44 @@ def mse_values(t):
         y, target = rng.normal(size=shape), rng.normal(size=shape)
         wrong = expected("functions.wrong_mses", y, target)
         hints = [
-            like(wrong["sum"], "mse is summed instead of averaged: take the mean over every element"),
-            like(wrong["half_sum"], "this is 0.5 * the sum of squared errors: mse is the mean of (y - t)**2"),
-            like(wrong["root"], "this is the root of the mean squared error: do not take the square root"),
-            like(wrong["absolute"], "this is the mean absolute error: square the differences"),
+            like(
+                wrong["sum"],
+                named(
+                    "functions.mse_summed_instead_averaged",
+                    "mse is summed instead of averaged: take the mean over every element",
+                ),
+            ),
+            like(
+                wrong["half_sum"],
+                named(
+                    "functions.this_sum_squared_errors",
+                    "this is 0.5 * the sum of squared errors: mse is the mean of (y - t)**2",
+                ),
+            ),
+            like(
+                wrong["root"],
+                named(
+                    "functions.this_root_mean_squared_error",
+                    "this is the root of the mean squared error: do not take the square root",
+                ),
+            ),
+            like(
+                wrong["absolute"],
+                named(
+                    "functions.this_mean_absolute_error",
+                    "this is the mean absolute error: square the differences",
+                ),
+            ),
         ]
         if len(shape) == 2:
             hints.append(
-                like(wrong["batch_only"], "averaged over the batch only: average over every element")
+                like(
+                    wrong["batch_only"],
+                    named(
+                        "functions.averaged_over_batch_only",
+                        "averaged over the batch only: average over every element",
+                    ),
+                )
             )
         got = call(t, "mse", y, target)
         expect_untouched(t, "mse")
@@ -288,9 +367,10 @@ def mse_values(t):
 
 # ----------------------------------------------------------------------------- cross_entropy
 CE_TOL = 1e-3  # a delta inside the log (np.log(y + 1e-7), up to about 1e-5) is fine
-LOG_ZERO = (
+LOG_ZERO = named(
+    "functions.log_of_zero",
     "log(0): a predicted probability of exactly 0 gives log(0) = -inf (and 0 * log(0) = nan); "
-    "add a small delta inside the log, e.g. np.log(y + 1e-7), or clip y"
+    "add a small delta inside the log, e.g. np.log(y + 1e-7), or clip y",
 )
 
 
@@ -305,9 +385,21 @@ def ce_mistakes(y, labels):
     n = len(labels)
     wrong = expected("functions.wrong_cross_entropies", y, labels)
     return [
-        like(wrong["sum"], f"cross_entropy is summed over the batch instead of averaged: divide by N = {n}"),
-        like(wrong["over_nc"], "divided by N * C: average over the batch (N rows) only"),
-        like(wrong["negated"], "the sign is flipped: cross-entropy is -mean(log p_true)"),
+        like(
+            wrong["sum"],
+            named(
+                "functions.cross_entropy_summed_over_batch_instead_averaged",
+                f"cross_entropy is summed over the batch instead of averaged: divide by N = {n}",
+            ),
+        ),
+        like(
+            wrong["over_nc"],
+            named("functions.divided_by_n_times_c", "divided by N * C: average over the batch (N rows) only"),
+        ),
+        like(
+            wrong["negated"],
+            named("functions.sign_flipped", "the sign is flipped: cross-entropy is -mean(log p_true)"),
+        ),
     ]
 
 
@@ -339,7 +431,11 @@ def cross_entropy_labels(t):
             as_one_hot = expected("functions.wrong_cross_entropies", y, labels)["labels_as_one_hot"]
             hints.append(
                 like(
-                    as_one_hot, "the int labels are multiplied like one-hot vectors: pick y[np.arange(N), t]"
+                    as_one_hot,
+                    named(
+                        "functions.int_labels_multiplied_like_one_hot_vectors",
+                        "the int labels are multiplied like one-hot vectors: pick y[np.arange(N), t]",
+                    ),
                 )
             )
         got = call(t, "cross_entropy", y, labels)
@@ -368,7 +464,10 @@ def cross_entropy_one_hot(t):
             hints.append(
                 like(
                     expected("functions.cross_entropy", y, wrong),
-                    "one-hot rows converted with argmax over axis 0: use argmax(axis=1)",
+                    named(
+                        "functions.one_hot_rows_converted_argmax_over_axis",
+                        "one-hot rows converted with argmax over axis 0: use argmax(axis=1)",
+                    ),
                 )
             )
         got = call(t, "cross_entropy", y, one_hot)
@@ -416,9 +515,10 @@ def cross_entropy_zero_probability(t):
 
 
 # ----------------------------------------------------------------------------- numerical_gradient
-FORWARD_HINT = (
+FORWARD_HINT = named(
+    "functions.this_forward_difference",
     "this is a forward difference (f(x + h) - f(x)) / h, which is much less accurate: "
-    "use central differences (f(x + h) - f(x - h)) / (2h)"
+    "use central differences (f(x + h) - f(x - h)) / (2h)",
 )
 
 
@@ -428,7 +528,10 @@ def x_moved_hint(t):
     return lambda got, exp: NOT_RESTORED if moved else None
 
 
-NOT_RESTORED = "x is left nudged: after the two evaluations put the original value back, x[i] = tmp"
+NOT_RESTORED = named(
+    "functions.x_left_nudged",
+    "x is left nudged: after the two evaluations put the original value back, x[i] = tmp",
+)
 
 
 @check("numerical_gradient", "values")
@@ -458,9 +561,18 @@ def numerical_gradient_central(t):
             like(diffs["forward"], FORWARD_HINT),
             like(
                 diffs["backward"],
-                "this is a backward difference (f(x) - f(x - h)) / h: use central differences",
+                named(
+                    "functions.this_backward_difference",
+                    "this is a backward difference (f(x) - f(x - h)) / h: use central differences",
+                ),
             ),
-            like(diffs["exact"], "the h passed in is ignored: use the argument h, not a fixed step"),
+            like(
+                diffs["exact"],
+                named(
+                    "functions.h_passed_ignored",
+                    "the h passed in is ignored: use the argument h, not a fixed step",
+                ),
+            ),
         ]
         want = diffs["central"]  # exactly what central differences with this h give
         expect_array(got, want, "numerical_gradient(f, x, h)", given, tol=1e-7, hints=hints)
@@ -481,9 +593,10 @@ def numerical_gradient_restores_x(t):
     if after.shape != x.shape or not np.array_equal(after, x):
         diff = np.max(np.abs(after - x)) if after.shape == x.shape else np.inf
         if diff < 1e-9:
-            hint = (
+            hint = named(
+                "functions.x_not_restored",
                 "x[i] += h followed by x[i] -= h does not give back x[i] exactly in floating point: "
-                "save the original value (tmp = x[i]) and assign it back"
+                "save the original value (tmp = x[i]) and assign it back",
             )
         else:
             hint = NOT_RESTORED
@@ -508,8 +621,11 @@ def numerical_gradient_closure(t):
         given = given_shapes(x=x) + f", f ignores its argument and reads x itself ({fn.__name__})"
         closure_hint = like(
             np.zeros(shape),
-            "f ignores its argument and reads x itself (as a network's loss reads its weights): nudge x[i] in "
-            "place, call f(x), and restore x[i]; do not call f on a new array (x + h * e_i or a copy)",
+            named(
+                "functions.f_ignores_argument_reads_x_itself",
+                "f ignores its argument and reads x itself (as a network's loss reads its weights): nudge x[i] in "
+                "place, call f(x), and restore x[i]; do not call f on a new array (x + h * e_i or a copy)",
+            ),
         )
         hints = [
             closure_hint,
@@ -532,7 +648,8 @@ def gradient_descent_minimum(t):
 
         def uphill(g, e, x0=x0, c=c):
             far = np.max(np.abs(g - c)) > np.max(np.abs(x0 - c)) if np.all(np.isfinite(g)) else True
-            return "x moves away from the minimum: step against the gradient, x -= lr * grad" if far else None
+            text = "x moves away from the minimum: step against the gradient, x -= lr * grad"
+            return named("functions.moves_uphill", text) if far else None
 
         expect_array(got, c, "gradient_descent(f, x0) (the minimum C)", given, hints=[uphill])
 
@@ -545,10 +662,24 @@ def gradient_descent_steps(t):
         got = call(t, "gradient_descent", valley, x0, lr=lr, steps=steps)
         wrong = expected("functions.wrong_descents", x0, lr, steps)
         hints = [
-            like(wrong["one_more"], "one update too many: run exactly `steps` updates"),
-            like(wrong["one_fewer"], "one update too few: run exactly `steps` updates"),
-            like(wrong["uphill"], "x moves uphill: the update is x -= lr * grad"),
-            like(wrong["no_lr"], "the learning rate lr is ignored: x -= lr * grad"),
+            like(
+                wrong["one_more"],
+                named("functions.one_update_too_many", "one update too many: run exactly `steps` updates"),
+            ),
+            like(
+                wrong["one_fewer"],
+                named("functions.one_update_too_few", "one update too few: run exactly `steps` updates"),
+            ),
+            like(
+                wrong["uphill"],
+                named("functions.x_moves_uphill", "x moves uphill: the update is x -= lr * grad"),
+            ),
+            like(
+                wrong["no_lr"],
+                named(
+                    "functions.learning_rate_lr_ignored", "the learning rate lr is ignored: x -= lr * grad"
+                ),
+            ),
         ]
         given = given_shapes(x0=x0) + f", f = sum(A * (x - C)**2), lr = {lr}, steps = {steps}"
         want = expected("functions.descent", x0, lr, steps)

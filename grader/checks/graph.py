@@ -7,6 +7,7 @@ import numpy as np
 
 from ..expect import expect_array, expect_number, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from .common import data_rng, make, spread
@@ -35,7 +36,7 @@ def gradient_pair(got, what, given):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise CheckFailure(
             f"{what} should return the pair (dx, dy) for {given}, got {type(got).__name__} {got!r:.80}",
-            hint="return both gradients: return dx, dy",
+            hint=named("graph.return_both_gradients", "return both gradients: return dx, dy"),
         )
     return got
 
@@ -65,8 +66,9 @@ def backward_of(t, name, x, y, dout):
     return gradient_pair(got, f"{name}.backward(dout)", given), given
 
 
-SWAPPED = (
-    "dx and dy are swapped: dx = dout * y and dy = dout * x (each input gets dout times the OTHER input)"
+SWAPPED = named(
+    "graph.dx_dy_swapped",
+    "dx and dy are swapped: dx = dout * y and dy = dout * x (each input gets dout times the OTHER input)",
 )
 
 
@@ -75,7 +77,10 @@ def mul_backward(t):
     for x, y, dout in cases(301):
         (dx, dy), given = backward_of(t, "MulLayer", x, y, dout)
         want_dx, want_dy = expected("graph.mul_gradients", x, y, dout)
-        no_dout = "the local gradient is not multiplied by dout (chain rule: dx = dout * y)"
+        no_dout = named(
+            "graph.local_gradient_not_multiplied_dout",
+            "the local gradient is not multiplied by dout (chain rule: dx = dout * y)",
+        )
         expect_value(
             dx, want_dx, "MulLayer.backward: dx", given, hints=[like(want_dy, SWAPPED), like(y, no_dout)]
         )
@@ -84,7 +89,10 @@ def mul_backward(t):
         )
 
 
-ADD_AS_MUL = "dout is multiplied by the other input as in MulLayer: an addition passes dout through unchanged"
+ADD_AS_MUL = named(
+    "graph.dout_multiplied_other_input_mullayer",
+    "dout is multiplied by the other input as in MulLayer: an addition passes dout through unchanged",
+)
 
 
 @check("AddLayer", "backward")
@@ -92,7 +100,11 @@ def add_backward(t):
     for x, y, dout in cases(302):
         (dx, dy), given = backward_of(t, "AddLayer", x, y, dout)
         ones = like(
-            np.ones_like(dout), "the local gradient 1 is not multiplied by dout: pass dout through unchanged"
+            np.ones_like(dout),
+            named(
+                "graph.local_gradient_not_multiplied_dout",
+                "the local gradient 1 is not multiplied by dout: pass dout through unchanged",
+            ),
         )
         wants = expected("graph.add_gradients", x, y, dout)
         as_mul = expected("graph.mul_gradients", x, y, dout)  # what MulLayer's backward gives

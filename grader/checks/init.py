@@ -11,6 +11,7 @@ import numpy as np
 
 from ..contract import need
 from ..expected import expected
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
@@ -21,27 +22,68 @@ STAT_CASES = [(500, 300), (200, 700)]  # (fan_in, fan_out): about 150000 draws e
 
 
 STD = {"xavier_init": "init.xavier_std", "he_init": "init.he_std"}  # the oracle of each initialiser's std
-NOT_CENTRED = "the weights are not centred at 0: draw from a zero-mean distribution (rng.standard_normal), not rng.random"
-UNIFORM = "uniform draws in [-a, a] have std a / sqrt(3): use a = sqrt(3) * std, or normal draws"
+NOT_CENTRED = named(
+    "init.weights_not_centred",
+    "the weights are not centred at 0: draw from a zero-mean distribution (rng.standard_normal), not rng.random",
+)
+UNIFORM = named(
+    "init.uniform_std",
+    "uniform draws in [-a, a] have std a / sqrt(3): use a = sqrt(3) * std, or normal draws",
+)
 
 # (key of the wrong std in the oracle "init.wrong_stds", what the student did), in the order they are tried
 WRONG_STD = {
     "xavier_init": [
-        ("he", "this is He's std sqrt(2 / fan_in): Xavier uses sqrt(2 / (fan_in + fan_out))"),
-        ("fan_in_only", "Xavier with fan_in only (std sqrt(1 / fan_in)): use sqrt(2 / (fan_in + fan_out))"),
+        (
+            "he",
+            named(
+                "init.this_he_s_std_sqrt",
+                "this is He's std sqrt(2 / fan_in): Xavier uses sqrt(2 / (fan_in + fan_out))",
+            ),
+        ),
+        (
+            "fan_in_only",
+            named(
+                "init.xavier_fan_in_only",
+                "Xavier with fan_in only (std sqrt(1 / fan_in)): use sqrt(2 / (fan_in + fan_out))",
+            ),
+        ),
         (
             "fan_out_only",
-            "Xavier with fan_out only (std sqrt(1 / fan_out)): use sqrt(2 / (fan_in + fan_out))",
+            named(
+                "init.xavier_fan_out_only",
+                "Xavier with fan_out only (std sqrt(1 / fan_out)): use sqrt(2 / (fan_in + fan_out))",
+            ),
         ),
-        ("no_factor_2", "a factor 2 is missing: std = sqrt(2 / (fan_in + fan_out))"),
-        ("variance", "scaled by the variance 2 / (fan_in + fan_out): take its square root"),
+        (
+            "no_factor_2",
+            named("init.factor_missing", "a factor 2 is missing: std = sqrt(2 / (fan_in + fan_out))"),
+        ),
+        (
+            "variance",
+            named(
+                "init.scaled_variance", "scaled by the variance 2 / (fan_in + fan_out): take its square root"
+            ),
+        ),
         ("uniform", UNIFORM),
     ],
     "he_init": [
-        ("xavier", "this is Xavier's std sqrt(2 / (fan_in + fan_out)): He uses sqrt(2 / fan_in)"),
-        ("one_over_fan_in", "He with 1 / fan_in (std sqrt(1 / fan_in)): He uses sqrt(2 / fan_in)"),
-        ("fan_out", "He computed with fan_out: He uses sqrt(2 / fan_in)"),
-        ("variance", "scaled by the variance 2 / fan_in: take its square root"),
+        (
+            "xavier",
+            named(
+                "init.this_xavier_s_std_sqrt",
+                "this is Xavier's std sqrt(2 / (fan_in + fan_out)): He uses sqrt(2 / fan_in)",
+            ),
+        ),
+        (
+            "one_over_fan_in",
+            named("init.he_fan_in", "He with 1 / fan_in (std sqrt(1 / fan_in)): He uses sqrt(2 / fan_in)"),
+        ),
+        ("fan_out", named("init.he_computed_fan_out", "He computed with fan_out: He uses sqrt(2 / fan_in)")),
+        (
+            "variance",
+            named("init.scaled_variance_fan_in", "scaled by the variance 2 / fan_in: take its square root"),
+        ),
         ("uniform", UNIFORM),
     ],
 }
@@ -60,7 +102,9 @@ def expect_shape(got, name, fan_in, fan_out, rng_text=""):
         raise CheckFailure(f"{call} should return an array of shape ({fan_in}, {fan_out}), got {got!r}")
     if got.shape != (fan_in, fan_out):
         hint = (
-            "the weight matrix of an Affine layer is (fan_in, fan_out)"
+            named(
+                "init.weight_matrix_affine_layer", "the weight matrix of an Affine layer is (fan_in, fan_out)"
+            )
             if got.shape == (fan_out, fan_in)
             else None
         )
@@ -136,12 +180,18 @@ def rng_check(name):
         if not np.array_equal(first, again):
             raise CheckFailure(
                 f"two calls of {name}(40, 30, rng) with rng = default_rng({seed}) gave different weights",
-                hint="the rng argument is not used: draw from rng (rng.standard_normal), not np.random",
+                hint=named(
+                    "init.rng_argument_not_used",
+                    "the rng argument is not used: draw from rng (rng.standard_normal), not np.random",
+                ),
             )
         if np.array_equal(first, draw(t, name, 40, 30, other)):
             raise CheckFailure(
                 f"{name}(40, 30, rng) gave the same weights for default_rng({seed}) and default_rng({other})",
-                hint="the weights do not depend on rng: draw from the rng argument, not a generator of your own",
+                hint=named(
+                    "init.weights_do_not_depend_rng",
+                    "the weights do not depend on rng: draw from the rng argument, not a generator of your own",
+                ),
             )
 
     return run

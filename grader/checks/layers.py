@@ -8,6 +8,7 @@ import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
@@ -52,7 +53,7 @@ def expect_affine_out(out, x, params, given):
         given,
         hints=[
             lambda got, exp: (
-                "the bias b is not added"
+                named("layers.bias_b_not_added", "the bias b is not added")
                 if np.shape(got) == no_bias.shape and np.allclose(got, no_bias)
                 else None
             )
@@ -83,7 +84,10 @@ def affine_backward_dx(t):
 def affine_backward_dw(t):
     dout_as_w = hint_if_close(
         lambda x, dout, p: expected("layers.affine_dw_transposed", x, dout),
-        "dW looks like the transpose of the expected gradient: use x.T @ dout",
+        named(
+            "layers.dw_looks_like_transpose_expected_gradient",
+            "dW looks like the transpose of the expected gradient: use x.T @ dout",
+        ),
     )
     check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "W", hints=[dout_as_w])
 
@@ -92,7 +96,7 @@ def affine_backward_dw(t):
 def affine_backward_db(t):
     mean_db = hint_if_close(
         lambda x, dout, p: expected("layers.affine_db_mean", dout),
-        "db is the mean over the batch: it should be the sum",
+        named("layers.db_mean_over_batch", "db is the mean over the batch: it should be the sum"),
     )
     check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "b", hints=[mean_db])
 
@@ -110,7 +114,10 @@ def check_nd_affine(t, x_shape, out_features, seed):
     if dx is None or np.shape(dx) != x.shape:
         raise CheckFailure(
             f"Affine.backward: dx has shape {np.shape(dx)}, expected the input's shape {x.shape}",
-            hint="reshape dx back to the shape of the forward input",
+            hint=named(
+                "layers.reshape_dx_back_shape_forward_input",
+                "reshape dx back to the shape of the forward input",
+            ),
         )
     grads = expected_gradients("layers.affine", x, params, dout)
     expect_array(dx, grads["x"], "Affine.backward: dx", given, tol=GRAD_TOL, batch_size=x.shape[0])
@@ -135,7 +142,10 @@ def affine_backward_twice(t):
             f"Affine.backward: grads[{key!r}] on a second backward with the same dout",
             hints=[
                 lambda got, exp: (
-                    "gradients accumulate across backward calls: assign grads, do not add to them"
+                    named(
+                        "layers.gradients_accumulate_across_backward_calls",
+                        "gradients accumulate across backward calls: assign grads, do not add to them",
+                    )
                     if np.allclose(got, 2 * exp)
                     else None
                 )
@@ -174,42 +184,69 @@ def activation_forward(name):
 
 DERIVATIVE_MISTAKES = {
     "Relu": [
-        hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: zero it where x <= 0"),
+        hint_if_close(
+            lambda x, dout, p: dout,
+            named(
+                "layers.dout_passed_through_unchanged",
+                "dout is passed through unchanged: zero it where x <= 0",
+            ),
+        ),
         hint_if_close(
             lambda x, dout, p: expected("layers.relu_grad_times_x", x, dout),
-            "multiplied by x (or out) instead of the 0/1 mask",
+            named("layers.multiplied_by_x_not_mask", "multiplied by x (or out) instead of the 0/1 mask"),
         ),
         hint_if_close(
             lambda x, dout, p: expected("layers.relu_grad_inverted", x, dout),
-            "the mask is inverted: keep dout where x > 0",
+            named("layers.mask_inverted", "the mask is inverted: keep dout where x > 0"),
         ),
         hint_if_close(
             lambda x, dout, p: expected("layers.relu_grad_masked_by_dout", x, dout),
-            "the mask comes from the sign of dout: keep dout where the forward input x was > 0",
+            named(
+                "layers.mask_comes_from_sign_dout",
+                "the mask comes from the sign of dout: keep dout where the forward input x was > 0",
+            ),
         ),
     ],
     "Sigmoid": [
         hint_if_close(
             lambda x, dout, p: expected("layers.sigmoid_grad_of_x", x, dout),
-            "the derivative uses x: it is out * (1 - out), with out = sigmoid(x)",
+            named(
+                "layers.derivative_uses_x",
+                "the derivative uses x: it is out * (1 - out), with out = sigmoid(x)",
+            ),
         ),
         hint_if_close(
-            lambda x, dout, p: dout, "dout is passed through unchanged: multiply by out * (1 - out)"
+            lambda x, dout, p: dout,
+            named(
+                "layers.dout_passed_through_unchanged",
+                "dout is passed through unchanged: multiply by out * (1 - out)",
+            ),
         ),
         hint_if_close(
             lambda x, dout, p: expected("layers.sigmoid_grad_plus", x, dout),
-            "a sign slip in the derivative: it is out * (1 - out), not out * (1 + out)",
+            named(
+                "layers.sign_slip_derivative",
+                "a sign slip in the derivative: it is out * (1 - out), not out * (1 + out)",
+            ),
         ),
     ],
     "Tanh": [
         hint_if_close(
             lambda x, dout, p: expected("layers.tanh_grad_of_x", x, dout),
-            "the derivative uses x: it is 1 - out**2, with out = tanh(x)",
+            named("layers.derivative_uses_x", "the derivative uses x: it is 1 - out**2, with out = tanh(x)"),
         ),
-        hint_if_close(lambda x, dout, p: dout, "dout is passed through unchanged: multiply by 1 - out**2"),
+        hint_if_close(
+            lambda x, dout, p: dout,
+            named(
+                "layers.dout_passed_through_unchanged",
+                "dout is passed through unchanged: multiply by 1 - out**2",
+            ),
+        ),
         hint_if_close(
             lambda x, dout, p: expected("layers.tanh_grad_no_square", x, dout),
-            "the square is missing: the derivative is 1 - out**2, not 1 - out",
+            named(
+                "layers.square_missing", "the square is missing: the derivative is 1 - out**2, not 1 - out"
+            ),
         ),
     ],
 }
@@ -251,7 +288,7 @@ def flatten_forward_backward(t):
         dout = rng.standard_normal((shape[0], int(np.prod(shape[1:]))))
         out, dx = run_layer(t, layer, x, dout, "Flatten")
         batch_lost = lambda got, exp: (  # noqa: E731
-            "keep the batch axis: one row per sample, x.reshape(len(x), -1)"
+            named("layers.keep_batch_axis", "keep the batch axis: one row per sample, x.reshape(len(x), -1)")
             if np.ndim(got) >= 1 and np.shape(got)[0] != exp.shape[0]
             else None
         )

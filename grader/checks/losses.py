@@ -9,14 +9,16 @@ import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure, CheckTimeout, student_frames
 from .common import data_rng, make
 
 LOSS_TOL = 1e-5  # relative error allowed on a loss value
-SOFTMAX_OVER_BATCH = (
+SOFTMAX_OVER_BATCH = named(
+    "losses.softmax_over_batch_axis",
     "softmax is taken over the batch axis (axis 0): normalise each row over the classes, "
-    "scores.max(axis=1, keepdims=True) and sum(axis=1, keepdims=True)"
+    "scores.max(axis=1, keepdims=True) and sum(axis=1, keepdims=True)",
 )
 
 
@@ -56,13 +58,15 @@ def labels_data(case, k=0):
     return rng.standard_normal((n, c)), labels, one_hot(labels, c)
 
 
-LABELS_AS_ONEHOT = (
+LABELS_AS_ONEHOT = named(
+    "losses.int_labels_as_one_hot",
     "the integer labels y were used as if they were one-hot rows: turn them into one-hot "
-    "targets (np.eye(C)[y]) or pick log p[np.arange(N), y]"
+    "targets (np.eye(C)[y]) or pick log p[np.arange(N), y]",
 )
-LOG_P_PLUS_EPS = (
+LOG_P_PLUS_EPS = named(
+    "losses.log_p_plus_eps",
     "log(p + eps) is not the log of the softmax: it shifts the loss (and caps it for a confidently "
-    "wrong row); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+    "wrong row); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))",
 )
 
 
@@ -72,14 +76,24 @@ def ce_forward_hints(scores, labels, int_labels=True):
     wrong = expected("losses.ce_forward_mistakes", scores, labels)
     hints = [
         matches(
-            [wrong["summed"]], f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}"
+            [wrong["summed"]],
+            named(
+                "losses.loss_summed_over_batch",
+                f"the loss is summed over the batch: return the mean, i.e. divide by N = {n}",
+            ),
         ),
         matches(
             [wrong["classes_averaged"]],
-            "np.mean over the whole (N, C) array of t * log p divides by N * C: "
-            "sum over the classes, then average over the batch",
+            named(
+                "losses.np_mean_over_whole",
+                "np.mean over the whole (N, C) array of t * log p divides by N * C: "
+                "sum over the classes, then average over the batch",
+            ),
         ),
-        matches([wrong["sign_flipped"]], "the sign is flipped: the loss is -mean(log p of the true class)"),
+        matches(
+            [wrong["sign_flipped"]],
+            named("losses.sign_flipped", "the sign is flipped: the loss is -mean(log p of the true class)"),
+        ),
         *(matches([value], LOG_P_PLUS_EPS) for value in wrong["log_p_plus_eps"]),
     ]
     if wrong["softmax_over_batch"] is not None:
@@ -99,7 +113,10 @@ def ce_forward(t, loss, scores, y, given):
         raise CheckFailure(
             f"SoftmaxCrossEntropy.forward raised {type(error).__name__}: {error} for {given}\n"
             f"{student_frames(error, getattr(t, 'origin', None))}",
-            hint=f"is y given as {kind} handled? accept both int labels (N,) and one-hot rows (N, C)",
+            hint=named(
+                "losses.y_given_handled_accept_both_int_labels",
+                f"is y given as {kind} handled? accept both int labels (N,) and one-hot rows (N, C)",
+            ),
         ) from None
     expect_untouched(t, "SoftmaxCrossEntropy.forward")
     return value
@@ -121,9 +138,10 @@ def softmax_ce_forward_labels(t):
         )
 
 
-ONEHOT_HINT = (
+ONEHOT_HINT = named(
+    "losses.one_hot_differs_from_labels",
     "one-hot y gives a different loss than the same int labels: when y.ndim == 2 use it as the "
-    "target directly (or take y.argmax(axis=1) as labels)"
+    "target directly (or take y.argmax(axis=1) as labels)",
 )
 
 
@@ -160,10 +178,14 @@ def softmax_ce_forward_onehot(t):
             )
 
 
-OVERFLOW_HINT = "softmax overflows for scores around 1000: subtract the row max before exp"
-LOG_ZERO_HINT = (
+OVERFLOW_HINT = named(
+    "losses.softmax_overflow",
+    "softmax overflows for scores around 1000: subtract the row max before exp",
+)
+LOG_ZERO_HINT = named(
+    "losses.log_of_zero",
     "log(0): a class whose score is far below the row max gets p = 0, and log(0) = -inf "
-    "(0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+    "(0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max)))",
 )
 
 
@@ -247,15 +269,17 @@ def softmax_ce_confident_wrong(t):
     not_finite = (
         OVERFLOW_HINT
         if overflows(t)
-        else (
+        else named(
+            "losses.log_of_zero",
             f"log(0): the true class of a confidently wrong row (scores {row}, label 1) gets p = 0 and "
             "-log(0) = inf (and 0 * log(0) = nan); compute log-softmax directly as (s - max) - log(sum(exp(s - max))): "
-            f"that row's loss must be about {cost}"
+            f"that row's loss must be about {cost}",
         )
     )
-    capped = (
+    capped = named(
+        "losses.log_p_plus_eps",
         f"log(p + eps) caps the loss of a confidently wrong row near -log(eps); its loss must be about "
-        f"{cost}: compute log-softmax directly as (s - max) - log(sum(exp(s - max)))"
+        f"{cost}: compute log-softmax directly as (s - max) - log(sum(exp(s - max)))",
     )
     hints = [
         nan_or_inf(not_finite),
@@ -270,16 +294,29 @@ def ce_backward_hints(scores, target, dout):
     hints = [
         matches(
             value,
-            "backward subtracts the input scores instead of the labels: "
-            "dscores = (softmax(scores) - t) / N, with t the one-hot labels",
+            named(
+                "losses.backward_subtracts_input_scores_instead_labels",
+                "backward subtracts the input scores instead of the labels: "
+                "dscores = (softmax(scores) - t) / N, with t the one-hot labels",
+            ),
         )
         for value in wrong["minus_scores"]
     ]
-    hints.append(matches(wrong["no_target"], "the target is not subtracted: dscores = (softmax - t) / N"))
+    hints.append(
+        matches(
+            wrong["no_target"],
+            named(
+                "losses.target_not_subtracted", "the target is not subtracted: dscores = (softmax - t) / N"
+            ),
+        )
+    )
     hints.append(
         matches(
             wrong["raw_scores"],
-            "backward uses the raw scores instead of the softmax probabilities: dscores = (softmax(scores) - t) / N",
+            named(
+                "losses.backward_uses_raw_scores_instead_softmax_probabilities",
+                "backward uses the raw scores instead of the softmax probabilities: dscores = (softmax(scores) - t) / N",
+            ),
         )
     )
     if wrong["softmax_over_batch"] is not None:
@@ -289,7 +326,11 @@ def ce_backward_hints(scores, target, dout):
     if dout != 1.0:
         hints.append(
             matches(
-                wrong["ignores_dout"], f"backward ignores dout (here {dout:g}): multiply the gradient by dout"
+                wrong["ignores_dout"],
+                named(
+                    "losses.backward_ignores_dout",
+                    f"backward ignores dout (here {dout:g}): multiply the gradient by dout",
+                ),
             )
         )
     return hints
@@ -394,17 +435,29 @@ def mse_forward_hints(pred, target):
     return [
         matches(
             [wrong["per_sample"]],
-            f"divided by N = {n} (the batch size) instead of the number of elements {size}: {MSE_API}",
+            named(
+                "losses.divided_n",
+                f"divided by N = {n} (the batch size) instead of the number of elements {size}: {MSE_API}",
+            ),
         ),
         matches(
             [wrong["half_sum"]],
-            f"0.5 * sum((pred - target) ** 2) is the 'Deep Learning from Scratch' convention; {MSE_API}",
+            named(
+                "losses.mse_half_sum",
+                f"0.5 * sum((pred - target) ** 2) is the 'Deep Learning from Scratch' convention; {MSE_API}",
+            ),
         ),
         matches(
             [wrong["half_per_sample"]],
-            f"0.5 * sum((pred - target) ** 2) / N is a per-sample convention; {MSE_API}",
+            named(
+                "losses.mse_half_sum_per_sample",
+                f"0.5 * sum((pred - target) ** 2) / N is a per-sample convention; {MSE_API}",
+            ),
         ),
-        matches([wrong["summed"]], f"the squares are summed, not averaged: {MSE_API}"),
+        matches(
+            [wrong["summed"]],
+            named("losses.squares_summed_not_averaged", f"the squares are summed, not averaged: {MSE_API}"),
+        ),
     ]
 
 
@@ -415,31 +468,54 @@ def mse_backward_hints(pred, target, dout):
     hints = [
         matches(
             wrong["per_sample"],
-            f"divided by N = {n} (the batch size) instead of the number of elements {size}: "
-            f"the API asks for the mean over ALL elements, so dpred = {grad}",
+            named(
+                "losses.divided_n",
+                f"divided by N = {n} (the batch size) instead of the number of elements {size}: "
+                f"the API asks for the mean over ALL elements, so dpred = {grad}",
+            ),
         ),
         matches(
             wrong["no_factor_2"],
-            f"a missing factor 2: the derivative of mean((pred - target) ** 2) is {grad}",
+            named(
+                "losses.missing_factor",
+                f"a missing factor 2: the derivative of mean((pred - target) ** 2) is {grad}",
+            ),
         ),
         matches(
             wrong["sign_flipped"],
-            f"the sign is flipped: dpred = {grad} (pred minus target, not the reverse)",
+            named(
+                "losses.sign_flipped",
+                f"the sign is flipped: dpred = {grad} (pred minus target, not the reverse)",
+            ),
         ),
         matches(
             wrong["half_sum"],
-            "this is the gradient of 0.5 * sum((pred - target) ** 2), the 'Deep Learning from Scratch' "
-            f"convention; the API asks for the mean over ALL elements, so dpred = {grad}",
+            named(
+                "losses.this_gradient_sum",
+                "this is the gradient of 0.5 * sum((pred - target) ** 2), the 'Deep Learning from Scratch' "
+                f"convention; the API asks for the mean over ALL elements, so dpred = {grad}",
+            ),
         ),
         matches(
-            wrong["half_per_sample"], f"this is the gradient of 0.5 * sum / N; {MSE_API}, so dpred = {grad}"
+            wrong["half_per_sample"],
+            named(
+                "losses.this_gradient_sum_n_so_dpred",
+                f"this is the gradient of 0.5 * sum / N; {MSE_API}, so dpred = {grad}",
+            ),
         ),
-        matches(wrong["summed"], f"the gradient of a sum, not of the mean: dpred = {grad}"),
+        matches(
+            wrong["summed"],
+            named("losses.gradient_sum_not_mean", f"the gradient of a sum, not of the mean: dpred = {grad}"),
+        ),
     ]
     if dout != 1.0:
         hints.append(
             matches(
-                wrong["ignores_dout"], f"backward ignores dout (here {dout:g}): multiply the gradient by dout"
+                wrong["ignores_dout"],
+                named(
+                    "losses.backward_ignores_dout",
+                    f"backward ignores dout (here {dout:g}): multiply the gradient by dout",
+                ),
             )
         )
     return hints

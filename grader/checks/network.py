@@ -15,6 +15,7 @@ import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_number, expect_untouched, given_shapes
 from ..expected import RecordedDataError, UnknownOracle, expected
+from ..hints import named
 from ..registry import check
 from ..results import BlockedByPart, CheckFailure, CheckTimeout, not_implemented_name
 from ..target import Rng
@@ -149,7 +150,10 @@ def require(t, user, *names):
         raise CheckFailure(
             f"{user} cannot be graded yet: it runs your {name}, which fails a basic test "
             f"({problem}); check {name} first",
-            hint=f"fix {name} (its own checks say what is wrong), then Sequential is graded again",
+            hint=named(
+                "sequential.blocked_by_part",
+                f"fix {name} (its own checks say what is wrong), then Sequential is graded again",
+            ),
         )
 
 
@@ -215,9 +219,18 @@ def forward_hints(x, spec, params):
     """Outputs of the first k layers only: the loop stopped early or returned too soon."""
     hints = []
     texts = {
-        len(spec) - 1: "the last layer is skipped: feed x through every layer, self.layers[-1] included",
-        1: "only the first layer ran: is the return statement inside the loop?",
-        0: "forward returns its input unchanged: assign x = layer.forward(x) in the loop and return x",
+        len(spec) - 1: named(
+            "network.last_layer_skipped",
+            "the last layer is skipped: feed x through every layer, self.layers[-1] included",
+        ),
+        1: named(
+            "network.only_first_layer_ran",
+            "only the first layer ran: is the return statement inside the loop?",
+        ),
+        0: named(
+            "network.forward_returns_input_unchanged",
+            "forward returns its input unchanged: assign x = layer.forward(x) in the loop and return x",
+        ),
     }
     for k, text in texts.items():
         if 0 <= k < len(spec):
@@ -249,12 +262,21 @@ def sequential_forward(t):
 
 def backward_hints(x, spec, params, dout):
     texts = {
-        "forward": "backward ran the layers in forward order: go through reversed(self.layers)",
-        "unchained": "every layer got the original dout: pass each layer's result on, dout = layer.backward(dout)",
+        "forward": named(
+            "network.backward_ran_layers_forward_order",
+            "backward ran the layers in forward order: go through reversed(self.layers)",
+        ),
+        "unchained": named(
+            "network.every_layer_got_original_dout",
+            "every layer got the original dout: pass each layer's result on, dout = layer.backward(dout)",
+        ),
     }
     hints = [
         lambda got, exp: (
-            "backward returns dout unchanged: return the gradient from the first layer"
+            named(
+                "network.backward_returns_dout_unchanged",
+                "backward returns dout unchanged: return the gradient from the first layer",
+            )
             if got.shape == dout.shape and np.allclose(got, dout)
             else None
         )
@@ -310,16 +332,25 @@ def step_count_hints(n, batch_size, epochs):
     mistakes = [
         (
             epochs,
-            "one loss per epoch: fit must take a step per mini-batch of batch_size samples "
-            "and record the loss of every step (is batch_size ignored?)",
+            named(
+                "network.one_loss_per_epoch",
+                "one loss per epoch: fit must take a step per mini-batch of batch_size samples "
+                "and record the loss of every step (is batch_size ignored?)",
+            ),
         ),
         (
             (n // batch_size) * epochs,
-            "the last, smaller mini-batch is dropped: range(0, N, batch_size) includes it",
+            named(
+                "network.last_smaller_mini_batch_dropped",
+                "the last, smaller mini-batch is dropped: range(0, N, batch_size) includes it",
+            ),
         ),
-        (n * epochs, "one step per sample: batch_size is ignored"),
-        (math.ceil(n / 32) * epochs, "batch_size is ignored (the default 32 is used)"),
-        (per_epoch, "only one epoch ran: loop over range(epochs)"),
+        (n * epochs, named("network.one_step_per_sample", "one step per sample: batch_size is ignored")),
+        (
+            math.ceil(n / 32) * epochs,
+            named("network.batch_size_ignored", "batch_size is ignored (the default 32 is used)"),
+        ),
+        (per_epoch, named("network.only_one_epoch_ran", "only one epoch ran: loop over range(epochs)")),
     ]
     hints = {}
     for count, text in mistakes:
@@ -335,12 +366,16 @@ def fit_losses(got, n, batch_size, epochs):
     want = f"a list of {expected} losses (one per step: ceil({n}/{batch_size}) * {epochs} epochs) for {given}"
     if got is None:
         raise CheckFailure(
-            f"Sequential.fit returned None; expected {want}", hint="a missing return statement?"
+            f"Sequential.fit returned None; expected {want}",
+            hint=named("network.missing_return_statement", "a missing return statement?"),
         )
     if isinstance(got, (int, float)) or (isinstance(got, np.ndarray) and got.ndim == 0):
         raise CheckFailure(
             f"Sequential.fit returned the single number {float(got):.6g}; expected {want}",
-            hint="fit returns only the last loss: append every step's loss to a list and return the list",
+            hint=named(
+                "network.fit_returns_only_last_loss",
+                "fit returns only the last loss: append every step's loss to a list and return the list",
+            ),
         )
     try:
         losses = np.asarray(got, dtype=float)
@@ -385,11 +420,15 @@ def fit_mistake(found, params, step_first):
         )
 
     if same(params):
-        return "the weights did not change: fit must call optimizer.step(self.params, self.grads) after self.backward"
+        return named(
+            "network.weights_did_not_change",
+            "the weights did not change: fit must call optimizer.step(self.params, self.grads) after self.backward",
+        )
     if same(step_first):
-        return (
+        return named(
+            "network.optimizer_step_runs_before_backward_so_each",
             "optimizer.step runs before backward, so each update uses the previous step's gradients: "
-            "forward, loss, loss.backward(), self.backward(...), then optimizer.step"
+            "forward, loss, loss.backward(), self.backward(...), then optimizer.step",
         )
     return None
 
@@ -453,18 +492,27 @@ def sequential_fit_shuffle(t):
             raise CheckFailure(
                 f"Sequential.fit: the {steps} mini-batch losses of epoch {e + 1} average to {batch.mean():.8g}, "
                 f"but the mean loss over all {n} samples is {overall:.8g} ({given})",
-                hint="each epoch must visit every sample exactly once, with X and y in the same order: "
-                "index both with one permutation, e.g. order = rng.permutation(N)",
+                hint=named(
+                    "network.each_epoch_must_visit_every_sample_exactly",
+                    "each epoch must visit every sample exactly once, with X and y in the same order: "
+                    "index both with one permutation, e.g. order = rng.permutation(N)",
+                ),
             )
         if np.allclose(np.sort(batch), in_order, rtol=1e-9):
             raise CheckFailure(
                 f"Sequential.fit: epoch {e + 1} used the samples in their original order ({given})",
-                hint="shuffle=True must shuffle the sample order each epoch, e.g. order = rng.permutation(N)",
+                hint=named(
+                    "network.shuffle_true_must_shuffle_sample_order_each",
+                    "shuffle=True must shuffle the sample order each epoch, e.g. order = rng.permutation(N)",
+                ),
             )
     if not np.allclose(runs[0], runs[1], rtol=1e-12):
         raise CheckFailure(
             f"Sequential.fit: two runs with rng=np.random.default_rng({seed}) gave different losses ({given})",
-            hint="draw the order from the rng argument (rng.permutation), not from np.random",
+            hint=named(
+                "network.draw_order_from_rng_argument",
+                "draw the order from the rng argument (rng.permutation), not from np.random",
+            ),
         )
 
 
@@ -477,9 +525,10 @@ def sequential_fit_shuffle(t):
 # gains nothing. A student kit has no oracle to run that forward; there the student's forward scores.
 GATES = ("AND", "OR", "NAND")  # their labels are the truth tables of the oracle "perceptron.truth_tables"
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-NOT_THE_LAYERS = (
+NOT_THE_LAYERS = named(
+    "sequential.not_the_layers",
     "your forward's scores are not those of the weights in your layers: forward must run self.layers, "
-    "and fit must train the layers given to Sequential (their own params arrays), not copies"
+    "and fit must train the layers given to Sequential (their own params arrays), not copies",
 )
 
 
@@ -495,7 +544,10 @@ def trained_params(spec, layers):
             if not isinstance(value, np.ndarray) or value.shape != shape:
                 raise CheckFailure(
                     f"after Sequential.fit, layer {i} params[{key!r}] has shape {np.shape(value)}, expected {shape}",
-                    hint="the optimizer updates the layers' own params arrays in place: keep their shapes",
+                    hint=named(
+                        "network.optimizer_updates_layers_own_params_arrays_place",
+                        "the optimizer updates the layers' own params arrays in place: keep their shapes",
+                    ),
                 )
             found[f"{i}.{key}"] = value.astype(float)
     return found
@@ -535,9 +587,15 @@ def learning_failure(what, accuracy, needed, losses, setup, note=""):
     if note:
         hint = NOT_THE_LAYERS
     elif stuck:
-        hint = "the loss does not go down: does fit call optimizer.step(self.params, self.grads) after self.backward?"
+        hint = named(
+            "network.loss_does_not_go_down",
+            "the loss does not go down: does fit call optimizer.step(self.params, self.grads) after self.backward?",
+        )
     else:
-        hint = "check that fit passes loss.backward() to self.backward and steps after every mini-batch"
+        hint = named(
+            "network.check_that_fit_passes_loss_backward",
+            "check that fit passes loss.backward() to self.backward and steps after every mini-batch",
+        )
     raise CheckFailure(
         f"Sequential.fit did not learn {what}: accuracy {accuracy:.1%}{note} (needs {needed:.0%}) "
         f"after {setup}{trend}",

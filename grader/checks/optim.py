@@ -14,6 +14,7 @@ import numpy as np
 
 from ..expect import expect_array, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
@@ -50,13 +51,25 @@ class Mistake:
 def decay_mistakes(name):
     return [
         Mistake(
-            "weight decay has the wrong sign: add weight_decay * param to the gradient",
+            named(
+                "optim.weight_decay_has_wrong_sign",
+                "weight decay has the wrong sign: add weight_decay * param to the gradient",
+            ),
             f"{name}/decay flipped",
         ),
-        Mistake("weight_decay is ignored: add weight_decay * param to the gradient", f"{name}/decay ignored"),
         Mistake(
-            "weight decay is applied to the parameter directly (decoupled, AdamW style): "
-            "add weight_decay * param to the gradient before the update",
+            named(
+                "optim.weight_decay_ignored",
+                "weight_decay is ignored: add weight_decay * param to the gradient",
+            ),
+            f"{name}/decay ignored",
+        ),
+        Mistake(
+            named(
+                "optim.weight_decay_applied_parameter_directly",
+                "weight decay is applied to the parameter directly (decoupled, AdamW style): "
+                "add weight_decay * param to the gradient before the update",
+            ),
             f"{name}/decay decoupled",
         ),
     ]
@@ -64,7 +77,11 @@ def decay_mistakes(name):
 
 def lr_eps_swapped(name):
     return Mistake(
-        "lr and eps are swapped: check the order of the constructor's arguments", name, swap=("lr", "eps")
+        named(
+            "optim.lr_eps_swapped", "lr and eps are swapped: check the order of the constructor's arguments"
+        ),
+        name,
+        swap=("lr", "eps"),
     )
 
 
@@ -73,33 +90,61 @@ ADAM_T_ONCE = "increment it once per call to step, before the update (t = 1 on t
 MISTAKES = {
     "SGD": decay_mistakes("SGD"),
     "Momentum": [
-        Mistake("the velocity is not kept between steps (this is plain SGD)", "Momentum/no velocity"),
         Mistake(
-            "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad", "Momentum/dampened"
+            named(
+                "optim.velocity_not_kept_between_steps",
+                "the velocity is not kept between steps (this is plain SGD)",
+            ),
+            "Momentum/no velocity",
         ),
-        Mistake("the step does not use lr: v = momentum * v - lr * grad", "Momentum/no lr"),
+        Mistake(
+            named(
+                "optim.new_gradient_scaled",
+                "the new gradient is scaled by (1 - momentum): v = momentum * v - lr * grad",
+            ),
+            "Momentum/dampened",
+        ),
+        Mistake(
+            named("optim.step_does_not_use_lr", "the step does not use lr: v = momentum * v - lr * grad"),
+            "Momentum/no lr",
+        ),
         *decay_mistakes("Momentum"),
     ],
     "AdaGrad": [
         Mistake(
-            "AdaGrad does not accumulate: h must be the running sum of grad**2 over all steps (h += grad**2)",
+            named(
+                "optim.adagrad_does_not_accumulate",
+                "AdaGrad does not accumulate: h must be the running sum of grad**2 over all steps (h += grad**2)",
+            ),
             "AdaGrad/no accumulation",
         ),
-        Mistake("the step is divided by h: divide by sqrt(h) + eps", "AdaGrad/no sqrt"),
+        Mistake(
+            named("optim.adagrad_no_sqrt", "the step is divided by h: divide by sqrt(h) + eps"),
+            "AdaGrad/no sqrt",
+        ),
         *decay_mistakes("AdaGrad"),
         lr_eps_swapped("AdaGrad"),
     ],
     "RMSProp": [
         Mistake(
-            "RMSProp uses alpha the wrong way round: h = alpha * h + (1 - alpha) * grad**2",
+            named(
+                "optim.rmsprop_uses_alpha_wrong_way_round",
+                "RMSProp uses alpha the wrong way round: h = alpha * h + (1 - alpha) * grad**2",
+            ),
             "RMSProp/alpha swapped",
         ),
         Mistake(
-            "h accumulates grad**2 without decay (that is AdaGrad): h = alpha * h + (1 - alpha) * grad**2",
+            named(
+                "optim.h_accumulates_grad_without_decay",
+                "h accumulates grad**2 without decay (that is AdaGrad): h = alpha * h + (1 - alpha) * grad**2",
+            ),
             "RMSProp/as AdaGrad",
         ),
         Mistake(
-            "grad**2 is not scaled by (1 - alpha): h = alpha * h + (1 - alpha) * grad**2",
+            named(
+                "optim.grad_not_scaled",
+                "grad**2 is not scaled by (1 - alpha): h = alpha * h + (1 - alpha) * grad**2",
+            ),
             "RMSProp/no 1 - alpha",
         ),
         *decay_mistakes("RMSProp"),
@@ -107,36 +152,75 @@ MISTAKES = {
     ],
     "Adam": [
         Mistake(
-            "Adam without bias correction: use m / (1 - beta1**t) and v / (1 - beta2**t)",
+            named(
+                "optim.adam_without_bias_correction",
+                "Adam without bias correction: use m / (1 - beta1**t) and v / (1 - beta2**t)",
+            ),
             "Adam/no correction",
         ),
         Mistake(
-            "Adam bias correction applied to m only: correct v too, v / (1 - beta2**t)",
+            named(
+                "optim.adam_bias_correction_applied_m_only",
+                "Adam bias correction applied to m only: correct v too, v / (1 - beta2**t)",
+            ),
             "Adam/m corrected only",
         ),
         Mistake(
-            "Adam bias correction applied to v only: correct m too, m / (1 - beta1**t)",
+            named(
+                "optim.adam_bias_correction_applied_v_only",
+                "Adam bias correction applied to v only: correct m too, m / (1 - beta1**t)",
+            ),
             "Adam/v corrected only",
         ),
         Mistake(
-            f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}", "Adam", counter="zero"
+            named(
+                "optim.adam_step_counter_t_not_incremented",
+                f"Adam step counter t not incremented (1 - beta**0 = 0): {ADAM_T_ONCE}",
+            ),
+            "Adam",
+            counter="zero",
         ),
         Mistake(
-            f"Adam step counter t is never incremented (it stays 1): {ADAM_T_ONCE}", "Adam", counter="one"
+            named(
+                "optim.adam_step_counter_t_never_incremented",
+                f"Adam step counter t is never incremented (it stays 1): {ADAM_T_ONCE}",
+            ),
+            "Adam",
+            counter="one",
         ),
-        Mistake(f"Adam step counter t incremented per key: {ADAM_T_ONCE}", "Adam", counter="per_key"),
-        Mistake(f"Adam step counter t is off by one: {ADAM_T_ONCE}", "Adam", counter="plus_one"),
         Mistake(
-            "beta1/beta2 used the wrong way round: m = beta1 * m + (1 - beta1) * grad, "
-            "v = beta2 * v + (1 - beta2) * grad**2",
+            named(
+                "optim.adam_step_counter_t_incremented_per_key",
+                f"Adam step counter t incremented per key: {ADAM_T_ONCE}",
+            ),
+            "Adam",
+            counter="per_key",
+        ),
+        Mistake(
+            named("optim.adam_step_counter_t_off_one", f"Adam step counter t is off by one: {ADAM_T_ONCE}"),
+            "Adam",
+            counter="plus_one",
+        ),
+        Mistake(
+            named(
+                "optim.beta_beta_used_wrong_way_round",
+                "beta1/beta2 used the wrong way round: m = beta1 * m + (1 - beta1) * grad, "
+                "v = beta2 * v + (1 - beta2) * grad**2",
+            ),
             "Adam/betas swapped",
         ),
         Mistake(
-            "the first moment m is averaged with beta2: m = beta1 * m + (1 - beta1) * grad",
+            named(
+                "optim.first_moment_m_averaged_beta",
+                "the first moment m is averaged with beta2: m = beta1 * m + (1 - beta1) * grad",
+            ),
             "Adam/beta2 for m",
         ),
         Mistake(
-            "the step uses the raw gradient instead of the first moment: step with m_hat = m / (1 - beta1**t)",
+            named(
+                "optim.step_uses_raw_gradient_instead_first_moment",
+                "the step uses the raw gradient instead of the first moment: step with m_hat = m / (1 - beta1**t)",
+            ),
             "Adam/raw gradient",
         ),
         *decay_mistakes("Adam"),
@@ -145,14 +229,24 @@ MISTAKES = {
 }
 
 UPHILL = {
-    "Momentum": "momentum update has the wrong sign: v = momentum * v - lr * grad, then param += v "
-    "(or v = momentum * v + grad, then param -= lr * v)",
+    "Momentum": named(
+        "optim.momentum_update_has_wrong_sign",
+        "momentum update has the wrong sign: v = momentum * v - lr * grad, then param += v "
+        "(or v = momentum * v + grad, then param -= lr * v)",
+    ),
 }
-UPHILL_DEFAULT = "the parameters move up the gradient: subtract the step (param -= ...)"
-NO_CHANGE = (
-    "step did not change the parameters: update the arrays of params in place (p -= ..., not p = p - ...)"
+UPHILL_DEFAULT = named(
+    "optim.moves_uphill",
+    "the parameters move up the gradient: subtract the step (param -= ...)",
 )
-SHARED_STATE = "optimizer state is shared between keys: keep one state array per key (e.g. self.h[key])"
+NO_CHANGE = named(
+    "optim.step_did_not_change_parameters",
+    "step did not change the parameters: update the arrays of params in place (p -= ..., not p = p - ...)",
+)
+SHARED_STATE = named(
+    "optim.optimizer_state_shared_between_keys",
+    "optimizer state is shared between keys: keep one state array per key (e.g. self.h[key])",
+)
 
 
 # ----------------------------------------------------------------------------- hints
@@ -202,7 +296,10 @@ def fetch_params(params, params0, name):
         keys = sorted(current) if isinstance(current, dict) else type(current).__name__
         raise CheckFailure(
             f"{name}.step changed the keys of params: {keys} instead of {sorted(params0)}",
-            hint="update each array of params in place; do not add, remove or rename keys",
+            hint=named(
+                "optim.update_each_array_params_place_do_not",
+                "update each array of params in place; do not add, remove or rename keys",
+            ),
         )
     return current
 
@@ -221,8 +318,11 @@ def expect_grads_untouched(grads_ref, grads, name):
         if not (isinstance(kept, np.ndarray) and kept.shape == g.shape and np.array_equal(kept, g)):
             raise CheckFailure(
                 f"{name}.step modified grads[{key!r}] in place",
-                hint="the grads belong to the layers: compute g = g + weight_decay * p (a new array), "
-                "never g += ... or grads[key] = ...",
+                hint=named(
+                    "optim.grads_belong_layers",
+                    "the grads belong to the layers: compute g = g + weight_decay * p (a new array), "
+                    "never g += ... or grads[key] = ...",
+                ),
             )
 
 
@@ -337,7 +437,10 @@ def zero_gradient(name):
             g["W"][0] = 0.0
             g["b"][1] = 0.0
         no_eps = Mistake(
-            "a zero gradient gives 0 / 0 = nan: add eps to the denominator (sqrt(h) + eps)",
+            named(
+                "optim.zero_gradient_gives_nan",
+                "a zero gradient gives 0 / 0 = nan: add eps to the denominator (sqrt(h) + eps)",
+            ),
             name,
             hyper=(("eps", 0.0),),
         )
@@ -348,7 +451,11 @@ def zero_gradient(name):
     return run
 
 
-ROOT_FORM = {"AdaGrad": "sqrt(h) + eps", "RMSProp": "sqrt(h) + eps", "Adam": "sqrt(v_hat) + eps"}
+ROOT_FORM = {
+    "AdaGrad": "sqrt(h) + eps",
+    "RMSProp": "sqrt(h) + eps",
+    "Adam": "sqrt(v_hat) + eps",
+}
 
 
 def eps_placement(name):
@@ -360,8 +467,11 @@ def eps_placement(name):
         hyper = {**HYPER[name], "eps": 1e-3}
         extra = [
             Mistake(
-                f"eps is inside the square root: divide by {ROOT_FORM[name]} (the docstring's form, "
-                "PyTorch's); with small gradients sqrt(... + eps) takes far too small steps",
+                named(
+                    "optim.eps_inside_square_root",
+                    f"eps is inside the square root: divide by {ROOT_FORM[name]} (the docstring's form, "
+                    "PyTorch's); with small gradients sqrt(... + eps) takes far too small steps",
+                ),
                 f"{name}/eps inside sqrt",
             ),
             *[Mistake(EPS_IGNORED, name, hyper=(("eps", e),)) for e in (0.0, 1e-7, 1e-8, 1e-10)],
@@ -369,8 +479,11 @@ def eps_placement(name):
         if name == "Adam":
             extra.append(
                 Mistake(
-                    "eps is added to sqrt(v) before the bias correction (the lr_t form): "
-                    "divide m_hat by sqrt(v_hat) + eps",
+                    named(
+                        "optim.eps_added_sqrt",
+                        "eps is added to sqrt(v) before the bias correction (the lr_t form): "
+                        "divide m_hat by sqrt(v_hat) + eps",
+                    ),
                     "Adam/eps before correction",
                 )
             )
@@ -398,7 +511,10 @@ def in_place(name):
                 raise CheckFailure(
                     f"{name}.step: the array that was params[{key!r}] before the step was not updated "
                     "(the layer holding it would not learn)",
-                    hint="parameters were replaced by new arrays: update them in place (p -= ...)",
+                    hint=named(
+                        "optim.parameters_were_replaced_new_arrays",
+                        "parameters were replaced by new arrays: update them in place (p -= ...)",
+                    ),
                 )
 
     return run

@@ -11,6 +11,7 @@ import numpy as np
 from ..contract import need
 from ..expect import expect_untouched, given_shapes
 from ..expected import expected, provider
+from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from . import common
@@ -22,21 +23,42 @@ ADVICE = {
     (
         "AND",
         "OR",
-    ): "the bias is too weak, so a single 1 already crosses the threshold (e.g. w = (0.5, 0.5), b = -0.7)",
+    ): named(
+        "perceptron.bias_too_weak_so_single_already_crosses",
+        "the bias is too weak, so a single 1 already crosses the threshold (e.g. w = (0.5, 0.5), b = -0.7)",
+    ),
     (
         "OR",
         "AND",
-    ): "the bias is too negative, so a single 1 does not cross the threshold (e.g. w = (0.5, 0.5), b = -0.2)",
-    ("NAND", "AND"): "flip the signs of the weights and of the bias",
+    ): named(
+        "perceptron.bias_too_negative_so_single_does_not",
+        "the bias is too negative, so a single 1 does not cross the threshold (e.g. w = (0.5, 0.5), b = -0.2)",
+    ),
+    ("NAND", "AND"): named(
+        "perceptron.flip_signs_weights_bias", "flip the signs of the weights and of the bias"
+    ),
     (
         "NAND",
         "NOR",
-    ): "the bias is too small: only (1, 1) should fall below the threshold (e.g. w = (-0.5, -0.5), b = 0.7)",
-    ("XOR", "OR"): "(1, 1) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
-    ("XOR", "NAND"): "(0, 0) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
-    ("XOR", "XNOR"): "the output is inverted: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
+    ): named(
+        "perceptron.bias_too_small",
+        "the bias is too small: only (1, 1) should fall below the threshold (e.g. w = (-0.5, -0.5), b = 0.7)",
+    ),
+    ("XOR", "OR"): named(
+        "perceptron.xor_is_or", "(1, 1) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))"
+    ),
+    ("XOR", "NAND"): named(
+        "perceptron.xor_is_nand", "(0, 0) must give 0: combine the gates as AND(NAND(x1, x2), OR(x1, x2))"
+    ),
+    ("XOR", "XNOR"): named(
+        "perceptron.output_inverted",
+        "the output is inverted: combine the gates as AND(NAND(x1, x2), OR(x1, x2))",
+    ),
 }
-GATE_VALUE_HINT = "return 0 or 1: threshold the weighted sum, 1 if w . x + b > 0 else 0"
+GATE_VALUE_HINT = named(
+    "perceptron.not_zero_one",
+    "return 0 or 1: threshold the weighted sum, 1 if w . x + b > 0 else 0",
+)
 
 
 def show(table):
@@ -57,7 +79,10 @@ def gate_hint(gate, table, tables):
         advice = f"the threshold is {side} crossed; check the bias against the weights"
     if name is None:
         return advice
-    return f"your {gate} behaves like {name}" + (f": {advice}" if advice else "")
+    return named(
+        "perceptron.behaves_like_other_gate",
+        f"your {gate} behaves like {name}" + (f": {advice}" if advice else ""),
+    )
 
 
 def check_gate(t, gate):
@@ -105,9 +130,11 @@ def perceptron_predict(t):
     if not np.array_equal(got, want):
         hint = None
         if np.array_equal(got, no_bias):
-            hint = "the bias b is not added: threshold x . w + b"
+            hint = named("perceptron.bias_b_not_added", "the bias b is not added: threshold x . w + b")
         elif np.array_equal(got, 1 - want):
-            hint = "the output is inverted: 1 where x . w + b > 0, else 0"
+            hint = named(
+                "perceptron.output_inverted", "the output is inverted: 1 where x . w + b > 0, else 0"
+            )
         raise CheckFailure(f"Perceptron.predict(X) gives {got}, expected {want} for {given}", hint=hint)
     for i in (0, 2):
         one = as_zero_one(
@@ -187,8 +214,20 @@ def same(w, b, result):
 
 
 FIT_MISTAKES = [
-    (dict(sign=-1), "the update has the wrong sign: move by lr * (target - prediction) * x"),
-    (dict(bias=False), "the bias b is never updated: add lr * (target - prediction) to b as well"),
+    (
+        dict(sign=-1),
+        named(
+            "perceptron.update_has_wrong_sign",
+            "the update has the wrong sign: move by lr * (target - prediction) * x",
+        ),
+    ),
+    (
+        dict(bias=False),
+        named(
+            "perceptron.bias_b_never_updated",
+            "the bias b is never updated: add lr * (target - prediction) to b as well",
+        ),
+    ),
 ]
 
 
@@ -209,7 +248,10 @@ def perceptron_fit_updates(t):
             if any(same(w, b, r) for r in candidates):
                 hint = text
         if any(same(w, b, r) for r in without_lr):
-            hint = "the learning rate lr is not applied: the update is lr * (target - prediction) * x"
+            hint = named(
+                "perceptron.learning_rate_lr_not_applied",
+                "the learning rate lr is not applied: the update is lr * (target - prediction) * x",
+            )
         expected_w, expected_b = rules[0][:2]
         raise CheckFailure(
             f"after Perceptron(3, lr=0.25).fit(X, y, epochs={epochs}) on the grader's 6 samples (from zero "
@@ -229,16 +271,23 @@ def perceptron_fit_errors(t):
     if arr is None or arr.ndim != 1 or not np.issubdtype(arr.dtype, np.number):
         raise CheckFailure(
             f"{what} returned {errors!r}: expected a list of {epochs} error counts",
-            hint="return the list of mistakes counted in each epoch (append one count per epoch)",
+            hint=named(
+                "perceptron.return_list_mistakes_counted_each_epoch",
+                "return the list of mistakes counted in each epoch (append one count per epoch)",
+            ),
         )
     if len(arr) != epochs:
         hint = None
         if len(arr) == n * epochs:
-            hint = (
-                "errors has one entry per sample: count the mistakes of each epoch and append once per epoch"
+            hint = named(
+                "perceptron.errors_has_one_entry_per_sample",
+                "errors has one entry per sample: count the mistakes of each epoch and append once per epoch",
             )
         elif len(arr) == 1:
-            hint = "return one count per epoch, not a single total"
+            hint = named(
+                "perceptron.return_one_count_per_epoch_not_single",
+                "return one count per epoch, not a single total",
+            )
         raise CheckFailure(
             f"{what} returned {len(arr)} error counts, expected {epochs} (one per epoch)", hint=hint
         )
@@ -290,7 +339,10 @@ def perceptron_learns_gates(t):
                 raise CheckFailure(
                     f"Perceptron(2) fitted for 20 epochs on {gate} ends with w = {np.round(weights[0], 4)}, "
                     f"b = {weights[1]:.4g}, which give {show(by_weights)}; expected {show(y)}",
-                    hint="predict must threshold x . w + b with the w and b that fit learned",
+                    hint=named(
+                        "perceptron.predict_must_threshold_x_w_b_w",
+                        "predict must threshold x . w + b with the w and b that fit learned",
+                    ),
                 )
         last = np.asarray(errors).reshape(-1)[-1:] if errors is not None else []
         if len(last) != 1 or last[0] != 0:

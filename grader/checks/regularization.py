@@ -18,6 +18,7 @@ import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected
+from ..hints import named
 from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
@@ -46,11 +47,21 @@ def close_hint(candidate, text):
 
 # ============================================================================= Dropout
 DROPOUT_RATES = [0.5, 0.2, 0.8]
-SWAPPED = "keep and drop probabilities are swapped: p is the probability of zeroing an entry"
-NOT_SCALED = "dropout survivors are not scaled by 1/(1-p)"
-ACTIVE_IN_EVAL = "dropout active in eval mode: when training is False, forward and backward are the identity"
-RESCALED_AT_TEST = (
-    "rescaled at test time: inverted dropout already scales in training, so eval mode is the identity"
+SWAPPED = named(
+    "dropout.keep_drop_swapped",
+    "keep and drop probabilities are swapped: p is the probability of zeroing an entry",
+)
+NOT_SCALED = named(
+    "dropout.survivors_not_scaled",
+    "dropout survivors are not scaled by 1/(1-p)",
+)
+ACTIVE_IN_EVAL = named(
+    "dropout.active_in_eval",
+    "dropout active in eval mode: when training is False, forward and backward are the identity",
+)
+RESCALED_AT_TEST = named(
+    "dropout.rescaled_at_test",
+    "rescaled at test time: inverted dropout already scales in training, so eval mode is the identity",
 )
 
 
@@ -82,11 +93,13 @@ def expect_drop_rate(p, out):
     if abs(frac - p) > tol:
         hint = None
         if frac == 0:
-            hint = "nothing was dropped in training mode"
+            hint = named(
+                "regularization.nothing_dropped_training_mode", "nothing was dropped in training mode"
+            )
         elif abs(frac - (1 - p)) <= tol:
             hint = SWAPPED
         elif abs(frac - 0.5) <= SIGMAS * np.sqrt(0.25 / n):
-            hint = "p is ignored: half of the entries were dropped"
+            hint = named("regularization.p_ignored", "p is ignored: half of the entries were dropped")
         raise CheckFailure(
             f"Dropout(p={p}).forward zeroed a fraction {frac:.4f} of {n} entries, expected {p} "
             f"(tolerance {tol:.4f}: {SIGMAS} binomial standard deviations)",
@@ -98,8 +111,20 @@ def survivor_hints(xs, p):
     """Hints for survivors that should be xs / (1 - p)."""
     return [
         value_hint(xs, NOT_SCALED),
-        value_hint(xs * (1 - p), "survivors are multiplied by (1 - p): divide them by (1 - p)"),
-        value_hint(xs / p, "survivors are scaled by 1/p: divide by the keep probability 1 - p"),
+        value_hint(
+            xs * (1 - p),
+            named(
+                "regularization.survivors_multiplied",
+                "survivors are multiplied by (1 - p): divide them by (1 - p)",
+            ),
+        ),
+        value_hint(
+            xs / p,
+            named(
+                "regularization.survivors_scaled_p",
+                "survivors are scaled by 1/p: divide by the keep probability 1 - p",
+            ),
+        ),
     ]
 
 
@@ -109,7 +134,10 @@ def dropout_drop_rate(t):
     for k, p in enumerate(DROPOUT_RATES):
         expect_drop_rate(p, dropout_forward(t, dropout(t, p, student_seed(1000 + k)), x))
     out = dropout_forward(t, dropout(t, 0.0, student_seed(1099)), x[:10])
-    by_p = "Dropout(p=0) gave inf or nan: divide the survivors by the keep probability 1 - p, not by p"
+    by_p = named(
+        "dropout.divided_by_p",
+        "Dropout(p=0) gave inf or nan: divide the survivors by the keep probability 1 - p, not by p",
+    )
     expect_array(
         out,
         x[:10],
@@ -145,7 +173,10 @@ def expect_dropout_dx(p, x, out, dout, dx):
     def new_mask(got, expected):
         got = np.asarray(got)
         if got.shape == kept.shape and (got != 0).any() and not np.array_equal(got != 0, kept):
-            return "backward draws a new mask: reuse the mask of the last forward pass"
+            return named(
+                "regularization.backward_draws_new_mask",
+                "backward draws a new mask: reuse the mask of the last forward pass",
+            )
         return None
 
     expect_array(
@@ -154,11 +185,25 @@ def expect_dropout_dx(p, x, out, dout, dx):
         f"Dropout(p={p}).backward: dx",
         given_shapes(x=x, dout=dout) + " (dx must be 0 where out is 0, dout / (1 - p) elsewhere)",
         hints=[
-            value_hint(dout, "dout is passed through unchanged: apply the forward mask and scale"),
-            value_hint(dout * kept, "dx is not scaled by 1/(1-p) like the forward survivors"),
+            value_hint(
+                dout,
+                named(
+                    "regularization.dout_passed_through_unchanged",
+                    "dout is passed through unchanged: apply the forward mask and scale",
+                ),
+            ),
+            value_hint(
+                dout * kept,
+                named(
+                    "regularization.dx_not_scaled", "dx is not scaled by 1/(1-p) like the forward survivors"
+                ),
+            ),
             value_hint(
                 dout / (1 - p),
-                "dx is rescaled but never masked: zero it where the forward pass dropped x (same mask, then / (1 - p))",
+                named(
+                    "regularization.dx_rescaled_but_never_masked",
+                    "dx is rescaled but never masked: zero it where the forward pass dropped x (same mask, then / (1 - p))",
+                ),
             ),
             new_mask,
         ],
@@ -209,7 +254,10 @@ def dropout_fresh_masks(t):
     if np.array_equal(first, second):
         raise CheckFailure(
             "two forward calls of one Dropout(p=0.5) layer on x of shape (20, 50) dropped the same entries",
-            hint="the same mask is reused: draw a new mask on every forward pass in training mode",
+            hint=named(
+                "regularization.same_mask_reused",
+                "the same mask is reused: draw a new mask on every forward pass in training mode",
+            ),
         )
 
 
@@ -224,20 +272,27 @@ def dropout_uses_rng(t):
     if not np.array_equal(mask(seed), mask(seed)):
         raise CheckFailure(
             f"two Dropout(p=0.5) layers built with rng = default_rng({seed}) dropped different entries",
-            hint="masks are not drawn from self.rng: use self.rng.random(...), not np.random",
+            hint=named(
+                "regularization.masks_not_drawn_from_self_rng",
+                "masks are not drawn from self.rng: use self.rng.random(...), not np.random",
+            ),
         )
     if np.array_equal(mask(seed), mask(other)):
         raise CheckFailure(
             f"Dropout(p=0.5) layers built with default_rng({seed}) and default_rng({other}) dropped the same entries",
-            hint="the masks do not depend on the layer's rng: draw them from self.rng",
+            hint=named(
+                "regularization.masks_do_not_depend_layer_s_rng",
+                "the masks do not depend on the layer's rng: draw them from self.rng",
+            ),
         )
 
 
 # ============================================================================= BatchNorm1d
 BN_EPS = 1e-10  # tiny: most checks grade the rest of the layer; the eps check grades eps
-EPS_OUTSIDE = (
+EPS_OUTSIDE = named(
+    "batchnorm.eps_outside_sqrt",
     "eps is added to the standard deviation: normalise with (x - mean) / sqrt(var + eps), "
-    "the docstring's form (PyTorch's)"
+    "the docstring's form (PyTorch's)",
 )
 BN_CASES = [(4, 4), (8, 5), (3, 2)]  # (N, D): square first, so a wrong-axis mean still broadcasts
 RUNNING_TOL = 1e-6
@@ -268,20 +323,33 @@ def build_bn(t, case):
     return layer, bn_features(rng, n, d), params, rng.standard_normal((n, d))
 
 
-WRONG_AXIS = (
-    "normalised over the wrong axis: normalise each feature over the batch (mean and var over axis 0)"
+WRONG_AXIS = named(
+    "batchnorm.wrong_axis",
+    "normalised over the wrong axis: normalise each feature over the batch (mean and var over axis 0)",
 )
-TRAIN_WITH_RUNNING = "running statistics used in training: normalise with the batch mean and variance"
+TRAIN_WITH_RUNNING = named(
+    "batchnorm.running_stats_in_training",
+    "running statistics used in training: normalise with the batch mean and variance",
+)
 FORWARD_MISTAKES = [  # (name of the oracle's candidate, hint); "axis 1 broadcast" exists for a square x only
     ("per sample", WRONG_AXIS),
     ("whole batch", WRONG_AXIS),
     (
         "unbiased variance",
-        "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
+        named(
+            "regularization.normalised_unbiased_variance",
+            "normalised with the unbiased variance (ddof=1): use the biased batch variance, np.var's default",
+        ),
     ),
     ("initial running statistics", TRAIN_WITH_RUNNING),
     ("updated running statistics", TRAIN_WITH_RUNNING),
-    ("no gamma, beta", "gamma and beta are not applied: out = gamma * x_hat + beta"),
+    (
+        "no gamma, beta",
+        named(
+            "regularization.gamma_beta_not_applied",
+            "gamma and beta are not applied: out = gamma * x_hat + beta",
+        ),
+    ),
     ("axis 1 broadcast", WRONG_AXIS),
 ]
 
@@ -320,9 +388,14 @@ def bn_backward_dx(t):
     hints = [
         gradient_mistake(
             "dx, constant statistics",
-            "dx treats the batch mean and variance as constants: in training they depend on x",
+            named(
+                "regularization.dx_treats_batch_mean_variance_constants",
+                "dx treats the batch mean and variance as constants: in training they depend on x",
+            ),
         ),
-        gradient_mistake("dx, no gamma", "dx is missing the factor gamma"),
+        gradient_mistake(
+            "dx, no gamma", named("regularization.dx_missing_factor_gamma", "dx is missing the factor gamma")
+        ),
     ]
     check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "x", hints=hints)
 
@@ -330,15 +403,35 @@ def bn_backward_dx(t):
 @check("BatchNorm1d", "backward_dgamma")
 def bn_backward_dgamma(t):
     hints = [
-        gradient_mistake("dgamma with x", "dgamma uses x instead of the normalised x_hat"),
-        gradient_mistake("dgamma mean", "dgamma is the mean over the batch: it should be the sum"),
+        gradient_mistake(
+            "dgamma with x",
+            named(
+                "regularization.dgamma_uses_x_instead_normalised_x_hat",
+                "dgamma uses x instead of the normalised x_hat",
+            ),
+        ),
+        gradient_mistake(
+            "dgamma mean",
+            named(
+                "regularization.dgamma_mean_over_batch",
+                "dgamma is the mean over the batch: it should be the sum",
+            ),
+        ),
     ]
     check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "gamma", hints=hints)
 
 
 @check("BatchNorm1d", "backward_dbeta")
 def bn_backward_dbeta(t):
-    hints = [gradient_mistake("dbeta mean", "dbeta is the mean over the batch: it should be the sum")]
+    hints = [
+        gradient_mistake(
+            "dbeta mean",
+            named(
+                "regularization.dbeta_mean_over_batch",
+                "dbeta is the mean over the batch: it should be the sum",
+            ),
+        )
+    ]
     check_gradient(t, "BatchNorm1d", build_bn, BN_FORWARD, BN_CASES, "beta", hints=hints)
 
 
@@ -377,20 +470,35 @@ def bn_running_stats(t):
         mistakes = [
             (
                 expected("regularization.running_sequence", batches, stat, initial[attr], 1 - momentum),
-                "momentum is used the wrong way round: running = momentum * running + (1 - momentum) * batch",
+                named(
+                    "regularization.momentum_used_wrong_way_round",
+                    "momentum is used the wrong way round: running = momentum * running + (1 - momentum) * batch",
+                ),
             ),
-            ([initial[attr]] * len(batches), "running statistics are not updated in training mode"),
+            (
+                [initial[attr]] * len(batches),
+                named(
+                    "regularization.running_statistics_not_updated_training_mode",
+                    "running statistics are not updated in training mode",
+                ),
+            ),
             (
                 expected("regularization.batch_statistics", batches, stat),
-                "running statistics are replaced by the batch statistics: "
-                "running = momentum * running + (1 - momentum) * batch",
+                named(
+                    "regularization.running_statistics_replaced_batch_statistics",
+                    "running statistics are replaced by the batch statistics: "
+                    "running = momentum * running + (1 - momentum) * batch",
+                ),
             ),
         ]
         if attr == "running_var":
             mistakes.append(
                 (
                     expected("regularization.running_sequence", batches, "std", initial[attr], momentum),
-                    "running_var is updated with the standard deviation: use the batch variance",
+                    named(
+                        "batchnorm.running_var_from_std",
+                        "running_var is updated with the standard deviation: use the batch variance",
+                    ),
                 )
             )
         for step, x in enumerate(batches):
@@ -432,19 +540,31 @@ def bn_eval_forward(t):
             hints=[
                 value_hint(
                     wrong["batch statistics"],
-                    "batch statistics used in eval: normalise with running_mean and running_var when training is False",
+                    named(
+                        "regularization.batch_statistics_used_eval",
+                        "batch statistics used in eval: normalise with running_mean and running_var when training is False",
+                    ),
                 ),
                 value_hint(
                     wrong["statistics updated"],
-                    "running statistics updated in eval mode: update them only when training",
+                    named(
+                        "regularization.running_statistics_updated_eval_mode",
+                        "running statistics updated in eval mode: update them only when training",
+                    ),
                 ),
                 value_hint(
                     wrong["divided by var"],
-                    "divided by running_var: divide by sqrt(running_var + eps)",
+                    named(
+                        "regularization.divided_running_var",
+                        "divided by running_var: divide by sqrt(running_var + eps)",
+                    ),
                 ),
                 value_hint(
                     wrong["no gamma, beta"],
-                    "gamma and beta are not applied: out = gamma * x_hat + beta",
+                    named(
+                        "regularization.gamma_beta_not_applied",
+                        "gamma and beta are not applied: out = gamma * x_hat + beta",
+                    ),
                 ),
             ],
         )
@@ -455,7 +575,10 @@ def bn_eval_forward(t):
                 value,
                 f"BatchNorm1d.{attr} after a forward pass with training False",
                 hints=[
-                    lambda got, exp: "running statistics updated in eval mode: update them only when training"
+                    lambda got, exp: named(
+                        "regularization.running_statistics_updated_eval_mode",
+                        "running statistics updated in eval mode: update them only when training",
+                    )
                 ],
             )
 
@@ -472,9 +595,10 @@ def bn_eval_backward(t):
         given_shapes(x=x, dout=dout)
         + ", training False (out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta)"
     )
-    train_formula = (
+    train_formula = named(
+        "batchnorm.training_backward_in_eval",
         "backward used the training formula after an eval-mode forward: with running statistics, "
-        "dx = dout * gamma / sqrt(running_var + eps)"
+        "dx = dout * gamma / sqrt(running_var + eps)",
     )
     expect_array(
         dx,
@@ -506,8 +630,14 @@ def bn_constant_feature(t):
     x[:, 1] = 1.5  # a feature with zero variance in this batch
     out, dx = run_layer(t, layer, x, rng.standard_normal((n, d)), "BatchNorm1d")
     given = given_shapes(x=x) + " whose feature 1 is constant (its batch variance is 0)"
-    nan_hint = "a zero batch variance gives 0 / 0: add eps to the variance, sqrt(var + eps)"
-    for got, what in [(out, "BatchNorm1d.forward output"), (dx, "BatchNorm1d.backward: dx")]:
+    nan_hint = named(
+        "regularization.zero_batch_variance_gives",
+        "a zero batch variance gives 0 / 0: add eps to the variance, sqrt(var + eps)",
+    )
+    for got, what in [
+        (out, named("regularization.batchnorm_d_forward_output", "BatchNorm1d.forward output")),
+        (dx, named("regularization.batchnorm_d_backward", "BatchNorm1d.backward: dx")),
+    ]:
         if not isinstance(got, np.ndarray) or got.shape != x.shape or not np.all(np.isfinite(got)):
             raise CheckFailure(
                 f"{what} contains inf or nan (or has the wrong shape) for {given}", hint=nan_hint
