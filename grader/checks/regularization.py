@@ -168,6 +168,12 @@ def dropout_scaling(t):
 
 def expect_dropout_dx(p, x, out, dout, dx):
     """dx of Dropout(p) is dout / (1 - p) where the forward output `out` kept x, 0 where it dropped it."""
+    if not isinstance(out, np.ndarray) or out.shape != np.shape(x):
+        raise CheckFailure(
+            f"Dropout(p={p}).forward output should be an array of shape {np.shape(x)} (the shape of x), "
+            f"got {type(out).__name__} of shape {np.shape(out)}, so its mask cannot be judged",
+            hint=named("dropout.output_shape", "forward returns an array of x's shape: x * mask / (1 - p)"),
+        )
     kept = out != 0
 
     def new_mask(got, expected):
