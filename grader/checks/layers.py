@@ -80,16 +80,38 @@ def affine_backward_dx(t):
     check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "x")
 
 
+# Known-wrong dW of Affine, as hints of check_gradient (public and hidden checks)
+DW_TRANSPOSED = hint_if_close(
+    lambda x, dout, p: expected("layers.affine_dw_transposed", x, dout),
+    named(
+        "layers.dw_looks_like_transpose_expected_gradient",
+        "dW looks like the transpose of the expected gradient: use x.T @ dout",
+    ),
+)
+DW_RESHAPED_TEXT = named(
+    "layers.dw_reshaped_not_transposed",
+    "dW is dout.T @ x reshaped to (D, M): a reshape keeps the order of the entries and scrambles "
+    "them; transpose instead, dW = x.T @ dout",
+)
+
+
+def dw_reshaped(got, expected):
+    """The hint for a dW that is (dout.T @ x), of shape (M, D), reshaped to W's shape (D, M)."""
+    expected = np.asarray(expected)
+    if not (isinstance(got, np.ndarray) and got.dtype.kind in "fiu" and got.shape == expected.shape):
+        return None
+    if expected.ndim == 2 and np.allclose(got, expected.T.reshape(expected.shape), rtol=1e-5, atol=1e-8):
+        return DW_RESHAPED_TEXT
+    return None
+
+
+DW_RESHAPED = lambda x, dout, params: dw_reshaped  # noqa: E731 - a hint of check_gradient
+AFFINE_DW_HINTS = [DW_TRANSPOSED, DW_RESHAPED]
+
+
 @check("Affine", "backward_dW")
 def affine_backward_dw(t):
-    dout_as_w = hint_if_close(
-        lambda x, dout, p: expected("layers.affine_dw_transposed", x, dout),
-        named(
-            "layers.dw_looks_like_transpose_expected_gradient",
-            "dW looks like the transpose of the expected gradient: use x.T @ dout",
-        ),
-    )
-    check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "W", hints=[dout_as_w])
+    check_gradient(t, "Affine", build_affine, "layers.affine", AFFINE_CASES, "W", hints=AFFINE_DW_HINTS)
 
 
 @check("Affine", "backward_db")

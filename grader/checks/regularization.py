@@ -100,6 +100,12 @@ def expect_drop_rate(p, out):
             hint = SWAPPED
         elif abs(frac - 0.5) <= SIGMAS * np.sqrt(0.25 / n):
             hint = named("regularization.p_ignored", "p is ignored: half of the entries were dropped")
+        elif out.ndim > 1 and len(out) > 1 and np.all((out == 0) == (out[:1] == 0)):
+            hint = named(
+                "dropout.one_mask_for_the_batch",
+                "every sample lost the same entries: one mask for the whole batch; draw a mask of x's "
+                "full shape, rng.random(x.shape)",
+            )
         raise CheckFailure(
             f"Dropout(p={p}).forward zeroed a fraction {frac:.4f} of {n} entries, expected {p} "
             f"(tolerance {tol:.4f}: {SIGMAS} binomial standard deviations)",

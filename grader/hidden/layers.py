@@ -1,7 +1,7 @@
 """Hidden checks for Affine: one feature, one output, a batch of one, a larger batch, 4-d input."""
 
 from ..checks.common import check_gradient
-from ..checks.layers import affine_forward_cases, build_affine, check_nd_affine
+from ..checks.layers import AFFINE_DW_HINTS, affine_forward_cases, build_affine, check_nd_affine, dw_reshaped
 from ..expect import GRAD_TOL, expect_array
 from ..registry import check
 
@@ -12,7 +12,8 @@ ODD_AFFINE_CASES = [(16, 9, 5), (1, 1, 1), (7, 12, 1), (2, 1, 6)]  # (N, D, M)
 def affine_odd_shapes(t):
     affine_forward_cases(t, ODD_AFFINE_CASES)
     for which in ("x", "W", "b"):
-        check_gradient(t, "Affine", build_affine, "layers.affine", ODD_AFFINE_CASES, which)
+        hints = AFFINE_DW_HINTS if which == "W" else ()
+        check_gradient(t, "Affine", build_affine, "layers.affine", ODD_AFFINE_CASES, which, hints=hints)
 
 
 @check("Affine", "input_4d")
@@ -21,4 +22,7 @@ def affine_input_4d(t):
     given, expected, grads = check_nd_affine(t, x_shape, 5, seed=9001)
     for key in ("W", "b"):
         what = f"Affine.backward: grads[{key!r}]"
-        expect_array(grads.get(key), expected[key], what, given, tol=GRAD_TOL, batch_size=x_shape[0])
+        hints = [dw_reshaped] if key == "W" else []
+        expect_array(
+            grads.get(key), expected[key], what, given, tol=GRAD_TOL, batch_size=x_shape[0], hints=hints
+        )

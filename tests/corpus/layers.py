@@ -246,3 +246,17 @@ BUGS += [
     Bug("tanh backward 1 - out", "Tanh", TanhDerivativeWithoutSquare, "the square is missing"),
     Bug("relu backward masked by dout", "Relu", ReluMaskFromDout, "the mask comes from the sign of dout"),
 ]
+
+
+class AffineDWReshapedNotTransposed(ref.Affine):
+    """(dout.T @ x) has shape (M, D); reshaped to (D, M) instead of transposed."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = (dout.T @ self.x).reshape(self.params["W"].shape)
+        return dx
+
+
+BUGS += [
+    Bug("affine dW reshaped instead of transposed", "Affine", AffineDWReshapedNotTransposed, "reshaped"),
+]

@@ -494,3 +494,21 @@ BUGS += [
     Bug("dropout backward rescales without the mask", "Dropout", DropoutBackwardOnlyRescales, "never masked"),
     Bug("batchnorm dgamma and dbeta with keepdims", "BatchNorm1d", BatchNormGradsKeepdims, "keepdims"),
 ]
+
+
+class DropoutOneMaskForTheBatch(ref.Dropout):
+    """A (1, D) mask: every sample of the batch loses the same features."""
+
+    def forward(self, x):
+        x = as_float_array(x)
+        if not self.training:
+            self.scale = None
+            return x.copy()
+        keep = self.rng.random((1, *x.shape[1:])) >= self.p
+        self.scale = keep / (1.0 - self.p)
+        return x * self.scale
+
+
+BUGS += [
+    Bug("dropout one (1, D) mask for the whole batch", "Dropout", DropoutOneMaskForTheBatch, "whole batch"),
+]
