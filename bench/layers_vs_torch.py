@@ -1,4 +1,4 @@
-"""Forward + backward time of the reference layers against PyTorch CPU, then a training race.
+"""Forward + backward time of the kit's layers against PyTorch CPU, then a training race.
 
     python bench/layers_vs_torch.py [--repeat 20] [--threads N] [--epochs 15] [--no-training]
 
@@ -7,7 +7,12 @@ Layers, on the same values in float32 and in float64 (best of `repeat` runs afte
     MaxPool2d            x (64, 32, 28, 28), 2x2 windows, stride 2
     Affine               x (64, 32 * 14 * 14) -> 10
     SoftmaxCrossEntropy  scores (64, 10), integer labels
-ratio = kit time / torch time; target: at most 1.5 for Conv2d, 2 for the others.
+Conv2d and MaxPool2d are the fast versions of examples/fast_conv.py (FastConv2d,
+FastMaxPool2d), the others the reference layers of solutions/. ratio = kit time / torch
+time; target: at most 1.5 for Conv2d, 2 for the others. Conv2d's float32 target is read
+with one thread on both sides: with more (--threads), its ratio is reported next to it,
+without a target. The readable reference Conv2d and MaxPool2d (solutions/conv.py) are
+timed on the same cases too, for comparison.
 
 Training: the CNN of examples/digits_cnn.py, trained by the kit (its own `train`) and
 by PyTorch: the same layers (translated one by one from the kit's model), the same
@@ -24,14 +29,16 @@ import argparse
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples import digits_cnn  # noqa: E402
+from examples import digits_cnn, fast_conv  # noqa: E402
+from examples.fast_conv import FastConv2d, FastMaxPool2d  # noqa: E402
 from solutions import (  # noqa: E402
     Affine,
     Conv2d,
@@ -40,9 +47,21 @@ from solutions import (  # noqa: E402
     Relu,
     SoftmaxCrossEntropy,
 )
-from solutions import conv as conv_module  # noqa: E402
 
 TARGETS = {"Conv2d": 1.5, "MaxPool2d": 2.0, "Affine": 2.0, "SoftmaxCrossEntropy": 2.0}
+
+
+class Row(NamedTuple):
+    """One line of the table: a layer's forward + backward, timed on both sides."""
+
+    name: str
+    shapes: str
+    dtype: str
+    threads: int
+    kit: float  # seconds
+    torch: float  # seconds
+    diff: float  # dx relative difference
+    target: float | None  # None: reported, no target
 
 
 def best_time(fn, repeat, warmup=3):
@@ -64,10 +83,23 @@ def cast_params(layer, dtype):
     return layer
 
 
-def layer_cases(torch, dtype, rng):
+@contextmanager
+def threads_of_both(torch, count):
+    """torch and numpy's BLAS on `count` threads inside the block."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with digits_cnn.blas_threads(count):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def layer_cases(torch, dtype, rng, conv_type=FastConv2d, pool_type=FastMaxPool2d):
     """Yield (name, shapes, kit_step, torch_step, check): each step runs forward + backward once.
 
     check() returns the largest relative difference between the kit's and torch's dx.
+    conv_type and pool_type: the kit's Conv2d and MaxPool2d to time.
     """
     F = torch.nn.functional
 
@@ -79,7 +111,7 @@ def layer_cases(torch, dtype, rng):
         return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-30))
 
     # Conv2d
-    conv = cast_params(Conv2d(16, 32, 3, padding=1, rng=rng), dtype)
+    conv = cast_params(conv_type(16, 32, 3, padding=1, rng=rng), dtype)
     x = rng.standard_normal((64, 16, 28, 28)).astype(dtype)
     dout = rng.standard_normal((64, 32, 28, 28)).astype(dtype)
     xt, Wt, bt, dt = (
@@ -101,7 +133,7 @@ def layer_cases(torch, dtype, rng):
     )
 
     # MaxPool2d (distinct values: no ties, so both pick the same maximum)
-    pool = MaxPool2d(2)
+    pool = pool_type(2)
     xp = rng.permutation(64 * 32 * 28 * 28).reshape(64, 32, 28, 28).astype(dtype)
     dp = rng.standard_normal((64, 32, 14, 14)).astype(dtype)
     xpt, dpt = tensor(xp, True), tensor(dp)
@@ -160,20 +192,20 @@ def layer_cases(torch, dtype, rng):
 def conv_products_time(dtype, repeat):
     """Time of Conv2d's three matrix products alone on the benchmark's shapes, in seconds.
 
-    The same products, block by block, as the reference's forward and backward compute
+    The same products, block by block, as FastConv2d's forward and backward compute
     (W @ cols, cols @ dout.T, W.T @ dout), with every block's cols built beforehand: a floor
     for any layer built on them, whatever its im2col, col2im and copies cost.
     """
     rng = np.random.default_rng(0)
     n, c, f, size, k, padding = 64, 16, 32, 28, 3, 1  # the Conv2d case of layer_cases
     x = rng.standard_normal((n, c, size, size)).astype(dtype)
-    w_rows = conv_module.kernel_rows(rng.standard_normal((f, c, k, k)), dtype)  # (F, K * K * C)
+    w_rows = fast_conv.kernel_rows(rng.standard_normal((f, c, k, k)), dtype)  # (F, K * K * C)
     width = size + 2 * padding  # of a padded image
-    rows = conv_module.padded_rows(x, padding, k)
+    rows = fast_conv.padded_rows(x, padding, k)
     blocks = []
-    for block in conv_module.sample_blocks(n):
+    for block in fast_conv.sample_blocks(n):
         length = (block.stop - block.start) * width * width
-        cols = conv_module.im2col(rows[:, block.start * width * width :], k, width, length)
+        cols = fast_conv.im2col(rows[:, block.start * width * width :], k, width, length)
         blocks.append((cols, rng.standard_normal((f, length)).astype(dtype)))
 
     def products():
@@ -183,35 +215,67 @@ def conv_products_time(dtype, repeat):
     return best_time(products, repeat)
 
 
-def bench_layers(torch, repeat):
+def race(ours, theirs, repeat):
+    """(kit seconds, torch seconds): two rounds, alternating, so a burst of load elsewhere hits both sides alike."""
+    t_ours = t_torch = float("inf")
+    for _ in range(2):
+        t_ours = min(t_ours, best_time(ours, repeat))
+        t_torch = min(t_torch, best_time(theirs, repeat))
+    return t_ours, t_torch
+
+
+def bench_layers(torch, repeat, threads):
+    """Print the table of kit / torch ratios and the reference's times; return the targets missed."""
     rows = []
     for dtype in (np.float32, np.float64):
         rng = np.random.default_rng(0)
         for name, shapes, ours, theirs, check in layer_cases(torch, dtype, rng):
-            diff = check()
-            # two rounds, alternating, so a burst of load elsewhere hits both sides alike
-            t_ours = t_torch = float("inf")
-            for _ in range(2):
-                t_ours = min(t_ours, best_time(ours, repeat))
-                t_torch = min(t_torch, best_time(theirs, repeat))
-            rows.append((name, shapes, np.dtype(dtype).name, t_ours, t_torch, diff))
-    print(f"{'fwd + bwd of':<22}{'shapes':<30}{'dtype':<9}{'kit ms':>8}{'torch ms':>10}"
+            dtype_name, target, diff = np.dtype(dtype).name, TARGETS[name], check()
+            if name == "Conv2d" and dtype_name == "float32" and threads > 1:
+                rows.append(Row(name, shapes, dtype_name, threads, *race(ours, theirs, repeat), diff, None))
+                with threads_of_both(torch, 1):
+                    rows.append(Row(name, shapes, dtype_name, 1, *race(ours, theirs, repeat), diff, target))
+            else:
+                rows.append(Row(name, shapes, dtype_name, threads, *race(ours, theirs, repeat), diff, target))
+    print(f"{'fwd + bwd of':<22}{'shapes':<30}{'dtype':<9}{'threads':>7}{'kit ms':>8}{'torch ms':>10}"
           f"{'ratio':>7}{'target':>8}  {'dx rel. diff':>12}")  # fmt: skip
     missed = []
-    for name, shapes, dtype, t_ours, t_torch, diff in rows:
-        ratio, target = t_ours / t_torch, TARGETS[name]
-        ok = "ok" if ratio <= target else "MISSED"
-        if ratio > target:
-            missed.append(f"{name} {dtype}")
-        print(f"{name:<22}{shapes:<30}{dtype:<9}{t_ours * 1e3:>8.2f}{t_torch * 1e3:>10.2f}"
-              f"{ratio:>7.2f}{'<= ' + str(target):>8}  {diff:>12.1e}  {ok}")  # fmt: skip
-    conv_torch = {dtype: t_torch for name, _, dtype, _, t_torch, _ in rows if name == "Conv2d"}
+    for row in rows:
+        ratio = row.kit / row.torch
+        if row.target is None:
+            limit, verdict = "-", "reported"
+        else:
+            limit, verdict = f"<= {row.target}", "ok" if ratio <= row.target else "MISSED"
+        if verdict == "MISSED":
+            missed.append(f"{row.name} {row.dtype}")
+        print(f"{row.name:<22}{row.shapes:<30}{row.dtype:<9}{row.threads:>7}{row.kit * 1e3:>8.2f}"
+              f"{row.torch * 1e3:>10.2f}{ratio:>7.2f}{limit:>8}  {row.diff:>12.1e}  {verdict}")  # fmt: skip
+    at_threads = {(row.name, row.dtype): row for row in rows if row.threads == threads}
     floors = [
-        f"{name} {t * 1e3:.2f} ms = {t / conv_torch[name]:.2f}x torch's whole forward + backward"
+        f"{name} {t * 1e3:.2f} ms = {t / at_threads['Conv2d', name].torch:.2f}x torch's whole forward + backward"
         for name, t in ((np.dtype(d).name, conv_products_time(d, repeat)) for d in (np.float32, np.float64))
     ]
     print("\nConv2d's three matrix products alone (no im2col, col2im or copies):\n  " + "\n  ".join(floors))
+    bench_reference(torch, repeat, threads, at_threads)
     return missed
+
+
+def bench_reference(torch, repeat, threads, at_threads):
+    """Print the readable reference Conv2d and MaxPool2d's times on the table's cases.
+
+    Each raced against torch again (the ratio to torch is its own race); at_threads: the
+    table's rows at `threads`, by (name, dtype), for the ratio to the fast version.
+    """
+    print(f"\nThe readable reference layers (solutions/conv.py) on the same cases, {threads} threads:")
+    for dtype in (np.float32, np.float64):
+        rng = np.random.default_rng(0)
+        for name, _, ours, theirs, _ in layer_cases(torch, dtype, rng, Conv2d, MaxPool2d):
+            if name not in ("Conv2d", "MaxPool2d"):
+                continue
+            fast = at_threads[name, np.dtype(dtype).name]
+            t_ref, t_torch = race(ours, theirs, repeat)
+            print(f"  {name:<11}{fast.dtype:<9}{t_ref * 1e3:8.2f} ms = {t_ref / t_torch:5.2f}x torch, "
+                  f"{t_ref / fast.kit:5.2f}x the fast version ({fast.kit * 1e3:.2f} ms)")  # fmt: skip
 
 
 def torch_twin(torch, model):
@@ -310,17 +374,10 @@ def main(argv=None):
     except ImportError:
         print("this benchmark needs PyTorch: pip install -e '.[test]'", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads)
-    try:  # numpy's BLAS gets the same number of threads (threadpoolctl comes with scikit-learn)
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads, user_api="blas")
-    except ImportError:
-        limits = nullcontext()
-    with limits:
+    with threads_of_both(torch, args.threads):  # BLAS: through threadpoolctl (comes with scikit-learn)
         print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} threads each, "
               f"best of {args.repeat} after warm-up\n")  # fmt: skip
-        missed = bench_layers(torch, args.repeat)
+        missed = bench_layers(torch, args.repeat, args.threads)
         if not args.no_training:
             bench_training(torch, args.epochs, args.seed, args.threads)
     if missed:

@@ -17,103 +17,65 @@ def output_size(size, kernel_size, stride, padding, owner):
 
 
 ### BEGIN SOLUTION: helper functions of your own (e.g. im2col) may go here
+def pad(x, padding):
+    """x: (N, C, H, W) -> (N, C, H + 2P, W + 2P), with P zeros on every side of H and W."""
+    n, c, h, w = x.shape
+    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)  # (N, C, Hp, Wp)
+    padded[:, :, padding : padding + h, padding : padding + w] = x  # the middle (N, C, H, W)
+    return padded
+
+
+def im2col(x_padded, kernel_size, stride, out_h, out_w):
+    """Every window as a column: x_padded (N, C, Hp, Wp) -> cols (C * K * K, N * H' * W').
+
+    cols[(c, u, v), (n, i, j)] = x_padded[n, c, i * S + u, j * S + v]: column (n, i, j) is
+    window (i, j) of sample n, its entries in the order of W[f].ravel().
+    """
+    n, c = x_padded.shape[:2]
+    k, s = kernel_size, stride
+    cols = np.empty((c, k, k, n, out_h, out_w), dtype=x_padded.dtype)  # (C, K, K, N, H', W')
+    for u in range(k):
+        for v in range(k):
+            entry = x_padded[:, :, u : u + s * out_h : s, v : v + s * out_w : s]  # (N, C, H', W')
+            cols[:, u, v] = entry.transpose(1, 0, 2, 3)  # (C, N, H', W')
+    return cols.reshape(c * k * k, n * out_h * out_w)
+
+
+def col2im(dcols, padded_shape, kernel_size, stride, out_h, out_w):
+    """The adjoint of im2col: dcols (C * K * K, N * H' * W') -> dx_padded (N, C, Hp, Wp).
+
+    Every entry is added back to the cell it was copied from: where windows overlap
+    (stride < K), their contributions add up.
+    """
+    n, c = padded_shape[:2]
+    k, s = kernel_size, stride
+    dcols = dcols.reshape(c, k, k, n, out_h, out_w)  # (C, K, K, N, H', W')
+    dx_padded = np.zeros(padded_shape, dtype=dcols.dtype)  # (N, C, Hp, Wp)
+    for u in range(k):
+        for v in range(k):
+            entry = dcols[:, u, v].transpose(1, 0, 2, 3)  # (N, C, H', W')
+            dx_padded[:, :, u : u + s * out_h : s, v : v + s * out_w : s] += entry
+    return dx_padded
+
+
 def windows(x, kernel_size, stride):
-    """View of every kernel window: x (N, C, H, W) -> (N, C, H', W', K, K), no copy."""
+    """View of every pooling window: x (N, C, H, W) -> (N, C, H', W', K, K), no copy."""
     view = np.lib.stride_tricks.sliding_window_view(x, (kernel_size, kernel_size), axis=(2, 3))
     return view[:, :, ::stride, ::stride]
 
 
 def scatter_windows(dwin, x_shape, stride):
-    """Adjoint of `windows`: add dwin (N, C, H', W', K, K) back into an array of x_shape.
+    """The adjoint of `windows`: dwin (N, C, H', W', K, K) -> dx of x_shape (N, C, H, W).
 
-    The direct form of col2im; the layers below use faster special cases of it.
+    Where windows overlap (stride < K), their contributions add up.
     """
-    dx = np.zeros(x_shape, dtype=dwin.dtype)
+    dx = np.zeros(x_shape, dtype=dwin.dtype)  # (N, C, H, W)
     out_h, out_w, k = dwin.shape[2], dwin.shape[3], dwin.shape[4]
-    for i in range(k):
-        for j in range(k):
-            dx[:, :, i : i + stride * out_h : stride, j : j + stride * out_w : stride] += dwin[
-                :, :, :, :, i, j
-            ]
+    for u in range(k):
+        for v in range(k):
+            entry = dwin[:, :, :, :, u, v]  # (N, C, H', W')
+            dx[:, :, u : u + stride * out_h : stride, v : v + stride * out_w : stride] += entry
     return dx
-
-
-# Fast convolution by "flat shifts".
-#
-# Lay out each input channel as one flat row: the channel's zero-padded images
-# (Hp x Wp each) one after another, read row by row. A window whose top-left
-# corner is flat position q covers, at kernel offset (i, j), flat position
-# q + i * Wp + j. So entry (i, j) of *every* window is the row shifted by
-# i * Wp + j: im2col is K * K contiguous slice copies, col2im K * K contiguous
-# shifted adds, and forward and backward are plain matrix products.
-#
-# The price: the products compute one output per padded pixel (Hp * Wp per image)
-# instead of one per window (H' * W'; with stride S, the windows start at every S-th
-# pixel of every S-th row of an image). The extra outputs are dropped in forward and
-# get a zero gradient in backward; a shifted slice that runs past the end of an
-# image (into the next image, channel or the zero tail) does so only for them.
-# The batch goes through in blocks of samples, so each block's column matrix
-# is still in the CPU cache when the matrix products read it.
-
-SAMPLES_PER_BLOCK = 8
-
-
-def padded_rows(x, padding, kernel_size):
-    """x (N, C, H, W) -> rows (C, N * Hp * Wp + tail), Hp = H + 2P, Wp = W + 2P.
-
-    rows[c] holds channel c of the N zero-padded images one after another, then
-    tail = (K - 1) * (Wp + 1) zeros so that every shifted slice stays in range.
-    """
-    n, c, h, w = x.shape
-    hp, wp = h + 2 * padding, w + 2 * padding
-    tail = (kernel_size - 1) * (wp + 1)
-    rows = np.zeros((c, n * hp * wp + tail), dtype=x.dtype)
-    images = rows[:, : n * hp * wp].reshape(c, n, hp, wp)
-    images[:, :, padding : padding + h, padding : padding + w] = x.transpose(1, 0, 2, 3)
-    return rows
-
-
-def im2col(rows, kernel_size, width, length):
-    """rows (C, length + tail) -> cols (K * K * C, length), width = Wp.
-
-    cols[(i, j, c), q] = rows[c, q + i * width + j]: column q lists the window whose
-    top-left corner is flat position q, in the order (i, j, c).
-    """
-    k, c = kernel_size, rows.shape[0]
-    cols = np.empty((k, k, c, length), dtype=rows.dtype)
-    for i in range(k):
-        for j in range(k):
-            shift = i * width + j
-            cols[i, j] = rows[:, shift : shift + length]
-    return cols.reshape(k * k * c, length)
-
-
-def col2im(dcols, kernel_size, width):
-    """Adjoint of im2col: dcols (K * K * C, length) -> drows (C, length).
-
-    Adds entry (i, j) of every window back at its shifted position. The channels
-    are shifted as one flat vector: what crosses from one channel into the next
-    comes from extra outputs, whose gradient is zero.
-    """
-    k = kernel_size
-    c, length = dcols.shape[0] // (k * k), dcols.shape[1]
-    dcols = dcols.reshape(k, k, c * length)
-    drows = np.zeros(c * length, dtype=dcols.dtype)
-    for i in range(k):
-        for j in range(k):
-            shift = i * width + j
-            drows[shift:] += dcols[i, j, : c * length - shift]
-    return drows.reshape(c, length)
-
-
-def sample_blocks(n):
-    """Consecutive slices of range(n), SAMPLES_PER_BLOCK samples each (the last may be shorter)."""
-    return [slice(start, min(start + SAMPLES_PER_BLOCK, n)) for start in range(0, n, SAMPLES_PER_BLOCK)]
-
-
-def kernel_rows(weights, dtype):
-    """W (F, C, K, K) -> (F, K * K * C) in the (i, j, c) order of im2col's rows, as dtype."""
-    return weights.transpose(0, 2, 3, 1).reshape(weights.shape[0], -1).astype(dtype, copy=False)
 
 
 ### END SOLUTION
@@ -154,25 +116,16 @@ class Conv2d(Layer):
             output_size(size, self.kernel_size, self.stride, self.padding, "Conv2d")
         ### BEGIN SOLUTION: pad, take every window, contract windows with W over (C, K, K), add b
         k, s, p, f = self.kernel_size, self.stride, self.padding, self.out_channels
-        n, c, h, w = x.shape
-        hp, wp = h + 2 * p, w + 2 * p
-        out_h, out_w = (hp - k) // s + 1, (wp - k) // s + 1
+        n, _, h, w = x.shape
+        out_h, out_w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         self.x_shape = x.shape
         # everything in the dtype of x: float32 in, float32 out
-        self.rows = padded_rows(x, p, k)  # (C, N * Hp * Wp + tail)
-        # the same memory seen as the padded input (N, C, Hp, Wp)
-        self.x_padded = self.rows[:, : n * hp * wp].reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
-        w_rows = kernel_rows(self.params["W"], x.dtype)  # (F, K * K * C)
-        bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None]
-        out = np.empty((n, f, out_h, out_w), dtype=x.dtype)
-        for block in sample_blocks(n):
-            m = block.stop - block.start
-            block_rows = self.rows[:, block.start * hp * wp :]
-            cols = im2col(block_rows, k, wp, m * hp * wp)  # (K * K * C, m * Hp * Wp)
-            every_pixel = (w_rows @ cols).reshape(f, m, hp, wp)
-            out[block] = every_pixel[:, :, : s * out_h : s, : s * out_w : s].transpose(1, 0, 2, 3)
-            out[block] += bias
-        return out
+        self.x_padded = pad(x, p)  # (N, C, Hp, Wp)
+        cols = im2col(self.x_padded, k, s, out_h, out_w)  # (C * K * K, N * H' * W')
+        w_rows = self.params["W"].reshape(f, -1).astype(x.dtype)  # (F, C * K * K)
+        b = self.params["b"].astype(x.dtype)[:, None]  # (F, 1)
+        out = w_rows @ cols + b  # (F, N * H' * W')
+        return out.reshape(f, n, out_h, out_w).transpose(1, 0, 2, 3)  # (N, F, H', W')
         ### END SOLUTION
 
     def backward(self, dout):
@@ -180,30 +133,20 @@ class Conv2d(Layer):
         dout = as_float_array(dout, "dout")
         ### BEGIN SOLUTION: db sums dout over N, H', W'; dW contracts dout with the windows; dx scatters dout @ W back and crops the padding
         k, s, p, f = self.kernel_size, self.stride, self.padding, self.out_channels
-        n, c, h, w = self.x_shape
-        hp, wp = self.x_padded.shape[2:]
+        _, _, h, w = self.x_shape
         out_h, out_w = dout.shape[2:]
-        dtype = np.result_type(dout, self.rows)
-        w_rows = kernel_rows(self.params["W"], dtype)  # (F, K * K * C)
-        dw_cols = np.zeros((k * k * c, f), dtype=dtype)  # dW transposed: BLAS is faster this way round
-        db = np.zeros(f, dtype=dtype)
-        dx = np.empty(self.x_shape, dtype=dtype)
-        for block in sample_blocks(n):
-            m = block.stop - block.start
-            # rebuilt from the stored rows: cheaper than keeping K * K copies of the input
-            cols = im2col(self.rows[:, block.start * hp * wp :], k, wp, m * hp * wp)
-            # dout at the pixels where its window starts, zero at the extra outputs
-            dpixels = np.zeros((f, m, hp, wp), dtype=dtype)
-            dpixels[:, :, : s * out_h : s, : s * out_w : s] = dout[block].transpose(1, 0, 2, 3)
-            dpixels = dpixels.reshape(f, m * hp * wp)
-            db += dpixels.sum(axis=1)
-            dw_cols += cols @ dpixels.T
-            drows = col2im(w_rows.T @ dpixels, k, wp).reshape(c, m, hp, wp)
-            dx[block] = drows[:, :, p : p + h, p : p + w].transpose(1, 0, 2, 3)
-        dw = dw_cols.reshape(k, k, c, f).transpose(3, 2, 0, 1)  # (F, C, K, K)
-        self.grads["W"] = dw.astype(self.params["W"].dtype, order="C")
-        self.grads["b"] = db.astype(self.params["b"].dtype)
-        return dx
+        dtype = np.result_type(dout, self.x_padded)  # float32 when dout and x are
+        # rebuilt from the padded input: less memory than keeping the K * K times larger cols
+        cols = im2col(self.x_padded, k, s, out_h, out_w)  # (C * K * K, N * H' * W')
+        d_rows = dout.transpose(1, 0, 2, 3).reshape(f, -1).astype(dtype, copy=False)  # (F, N * H' * W')
+        w_rows = self.params["W"].reshape(f, -1).astype(dtype)  # (F, C * K * K)
+        db = d_rows.sum(axis=1)  # (F,)
+        dw = d_rows @ cols.T  # (F, C * K * K)
+        dcols = w_rows.T @ d_rows  # (C * K * K, N * H' * W')
+        dx_padded = col2im(dcols, self.x_padded.shape, k, s, out_h, out_w)  # (N, C, Hp, Wp)
+        self.grads["W"] = dw.reshape(self.params["W"].shape).astype(self.params["W"].dtype)  # (F, C, K, K)
+        self.grads["b"] = db.astype(self.params["b"].dtype)  # (F,)
+        return dx_padded[:, :, p : p + h, p : p + w]  # (N, C, H, W): the padding cropped
         ### END SOLUTION
 
 
@@ -227,35 +170,18 @@ class MaxPool2d(Layer):
             output_size(size, self.kernel_size, self.stride, 0, "MaxPool2d")
         ### BEGIN SOLUTION: take every window, remember where each maximum sits, return the maxima
         k = self.kernel_size
-        win = windows(x, k, self.stride)  # (N, C, H', W', K, K), no copy
         self.x_shape = x.shape
-        # a running maximum over the K * K entries of every window, in row-major order;
-        # argmax = u * K + v of the first entry (u, v) that holds the window's maximum
-        out = win[..., 0, 0].copy()  # (N, C, H', W')
-        index = np.min_scalar_type(k * k - 1).type  # the smallest integer type that holds K * K - 1
-        argmax = np.zeros(out.shape, dtype=index)  # small integers: fewer bytes to move
-        for a in range(1, k * k):
-            entry = win[..., a // k, a % k]  # entry (u, v) of every window
-            larger = entry > out  # strictly: a tie keeps the earlier entry
-            np.maximum(out, entry, out=out)
-            # a grows with the loop, so the last entry that was larger wins
-            np.maximum(argmax, index(a) * larger, out=argmax)
-        self.argmax = argmax.astype(np.intp)
-        return out
+        win = windows(x, k, self.stride)  # (N, C, H', W', K, K), a view: no copy
+        flat = win.reshape(*win.shape[:4], k * k)  # (N, C, H', W', K * K): entry (u, v) at u * K + v
+        self.argmax = flat.argmax(axis=-1)  # (N, C, H', W'): the first maximum in row-major order
+        return np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]  # (N, C, H', W')
         ### END SOLUTION
 
     def backward(self, dout):
         dout = as_float_array(dout, "dout")
         ### BEGIN SOLUTION: route each dout entry to its window's argmax, adding where windows overlap
-        k, s = self.kernel_size, self.stride
-        out_h, out_w = dout.shape[2:]
-        dx = np.zeros(self.x_shape, dtype=dout.dtype)
-        for a in range(k * k):
-            u, v = divmod(a, k)
-            entry = dx[:, :, u : u + s * out_h : s, v : v + s * out_w : s]  # entry (u, v) of every window
-            if s >= k:  # windows do not overlap: each cell gets at most one value (faster than +=)
-                entry[...] = dout * (self.argmax == a)
-            else:  # overlapping windows add up
-                entry += dout * (self.argmax == a)
-        return dx
+        k = self.kernel_size
+        first_max = self.argmax[..., None] == np.arange(k * k)  # (N, C, H', W', K * K): one True per window
+        dwin = (first_max * dout[..., None]).reshape(*dout.shape, k, k)  # (N, C, H', W', K, K)
+        return scatter_windows(dwin, self.x_shape, self.stride)  # (N, C, H, W)
         ### END SOLUTION
