@@ -1,5 +1,6 @@
 """Helpers shared by the checks: building layers with grader-chosen values, expected gradients."""
 
+import functools
 import weakref
 from typing import NamedTuple
 
@@ -8,8 +9,8 @@ import numpy as np
 from ..contract import need
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
 from ..expected import expected, provider
-from ..hints import named
-from ..results import CheckFailure
+from ..hints import UNNAMED, Hint, crash_hint, mistake_of, named
+from ..results import CheckFailure, name_crash, named_crash
 
 EPS_IGNORED = named(
     "optim.eps_ignored",
@@ -177,3 +178,66 @@ def check_gradient(t, name, build, oracle, cases, which, hints=()):
             got, what = grads_of(run, which, name), f"{name}.backward: grads[{which!r}]"
         case_hints = [h(x=x, dout=dout, params=params) for h in hints]
         expect_array(got, expected[which], what, given, tol=GRAD_TOL, batch_size=x.shape[0], hints=case_hints)
+
+
+# ----------------------------------------------------------------------------- blame upstream
+def upstream_problem(t, check_id):
+    """(hint or None, first message line) when check `check_id` fails on `t`, else None (remembered)."""
+    from ..registry import CHECKS
+
+    memory, key = remembered(t), ("upstream", check_id, SEED)
+    if key not in memory:
+        try:
+            CHECKS[check_id].function(t)
+            memory[key] = None
+        except CheckFailure as failure:
+            memory[key] = (failure.hint, failure.message.splitlines()[0])
+        except NotImplementedError:
+            memory[key] = None  # reported by that check itself
+        except Exception as error:  # noqa: BLE001 - a crash there is that check's verdict
+            memory[key] = (
+                named_crash(error) or crash_hint(CHECKS[check_id].exercise, error),
+                f"it crashes ({type(error).__name__})",
+            )
+    return memory[key]
+
+
+def upstream_blame(t, check_ids):
+    """The hint naming the first failing check of `check_ids`: its mistake, found by it."""
+    for check_id in check_ids:
+        problem = upstream_problem(t, check_id)
+        if problem is None:
+            continue
+        hint, first_line = problem
+        what = hint if hint else first_line
+        return Hint(
+            mistake_of(hint) or f"{check_id.lower()}_fails",
+            f"{check_id} fails too, and this check relies on it: fix that first ({what})",
+        )
+    return None
+
+
+def blaming(*upstream):
+    """Decorator of a check that relies on other checks of its exercise (a fit on forward and backward):
+    when it fails or crashes without a named mistake of its own and one of `upstream` fails, its hint
+    names that check's mistake. Verdicts never change; only the hint does."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def judged(t):
+            try:
+                return function(t)
+            except CheckFailure as failure:
+                if failure.hint is None or mistake_of(failure.hint) in UNNAMED:
+                    failure.hint = upstream_blame(t, upstream) or failure.hint
+                raise
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                if named_crash(error) is None:
+                    name_crash(error, upstream_blame(t, upstream))
+                raise
+
+        return judged
+
+    return decorate

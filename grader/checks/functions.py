@@ -16,7 +16,7 @@ from ..expected import expected
 from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
-from .common import data_rng, spread
+from .common import blaming, data_rng, spread
 from .handed import HeldLoss, bowl, cubic, steep, valley, wavy
 
 SHAPES = [(3, 4), (6,), (2, 3, 4)]  # 2-D first: a wrong shape there gets the most specific hint
@@ -485,6 +485,7 @@ def cross_entropy_one_hot(t):
 
 
 @check("cross_entropy", "zero_probability")
+@blaming("cross_entropy.labels", "cross_entropy.one_hot")
 def cross_entropy_zero_probability(t):
     rng = data_rng(234)
     y, labels = probabilities(rng, 3, 4), rng.integers(0, 4, 3)

@@ -15,7 +15,7 @@ from ..hints import named
 from ..registry import check
 from ..results import CheckFailure
 from . import common
-from .common import data_rng, judged_by_grader, make
+from .common import blaming, data_rng, judged_by_grader, make
 from .functions import as_zero_one
 
 INPUTS = [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -232,6 +232,7 @@ FIT_MISTAKES = [
 
 
 @check("Perceptron", "fit_updates")
+@blaming("Perceptron.predict")
 def perceptron_fit_updates(t):
     for epochs in FIT_EPOCHS:
         _, w, b = fit_perceptron(t, epochs)
@@ -241,6 +242,7 @@ def perceptron_fit_updates(t):
             for variant, text in FIT_MISTAKES
         ]
         without_lr = [rule_gives(1.0, epochs, z) for z in (False, True)]
+        one_pass = [rule_gives(FIT_LR, 1, z) for z in (False, True)] if epochs > 1 else []
         if any(same(w, b, r) for r in rules):
             continue
         hint = None
@@ -252,6 +254,12 @@ def perceptron_fit_updates(t):
                 "perceptron.learning_rate_lr_not_applied",
                 "the learning rate lr is not applied: the update is lr * (target - prediction) * x",
             )
+        if any(same(w, b, r) for r in one_pass):
+            hint = named(
+                "perceptron.epochs_ignored",
+                f"the weights are those of one pass over the data: fit makes epochs={epochs} passes, "
+                "for _ in range(epochs)",
+            )
         expected_w, expected_b = rules[0][:2]
         raise CheckFailure(
             f"after Perceptron(3, lr=0.25).fit(X, y, epochs={epochs}) on the grader's 6 samples (from zero "
@@ -262,6 +270,7 @@ def perceptron_fit_updates(t):
 
 
 @check("Perceptron", "fit_errors")
+@blaming("Perceptron.predict", "Perceptron.fit_updates")
 def perceptron_fit_errors(t):
     epochs, n = 5, FIT_SAMPLES
     counts = [list(r[i]) for z in (False, True) for r in [rule_gives(FIT_LR, epochs, z)] for i in (2, 3)]
@@ -317,6 +326,7 @@ def learned_weights(p, gate):
 
 
 @check("Perceptron", "learns_gates")
+@blaming("Perceptron.predict", "Perceptron.fit_updates")
 def perceptron_learns_gates(t):
     tables = expected("perceptron.truth_tables")
     for k, gate in enumerate(("AND", "OR", "NAND")):

@@ -23,7 +23,7 @@ from ..numeric import rel_error
 from ..registry import check
 from ..results import CheckFailure
 from ..target import Rng
-from .common import EPS_IGNORED, check_gradient, data_rng, make, make_with_params, run_layer, spread
+from .common import EPS_IGNORED, blaming, check_gradient, data_rng, make, make_with_params, run_layer, spread
 
 SIGMAS = 6
 
@@ -396,6 +396,7 @@ def gradient_mistake(name, text):
 
 
 @check("BatchNorm1d", "backward_dx")
+@blaming("BatchNorm1d.forward_train")
 def bn_backward_dx(t):
     hints = [
         gradient_mistake(
@@ -413,6 +414,7 @@ def bn_backward_dx(t):
 
 
 @check("BatchNorm1d", "backward_dgamma")
+@blaming("BatchNorm1d.forward_train")
 def bn_backward_dgamma(t):
     hints = [
         gradient_mistake(
@@ -434,6 +436,7 @@ def bn_backward_dgamma(t):
 
 
 @check("BatchNorm1d", "backward_dbeta")
+@blaming("BatchNorm1d.forward_train")
 def bn_backward_dbeta(t):
     hints = [
         gradient_mistake(
@@ -596,6 +599,12 @@ def bn_eval_forward(t):
 
 
 @check("BatchNorm1d", "eval_backward")
+@blaming(
+    "BatchNorm1d.eval_forward",
+    "BatchNorm1d.backward_dx",
+    "BatchNorm1d.backward_dgamma",
+    "BatchNorm1d.running_stats",
+)
 def bn_eval_backward(t):
     rng = data_rng(930)
     layer, params, stats, x = eval_layer(t, rng, 5, 3)
@@ -633,6 +642,7 @@ def bn_eval_backward(t):
 
 
 @check("BatchNorm1d", "constant_feature")
+@blaming("BatchNorm1d.forward_train")
 def bn_constant_feature(t):
     rng = data_rng(940)
     n, d = 6, 3
@@ -663,6 +673,7 @@ def bn_constant_feature(t):
 
 
 @check("BatchNorm1d", "eps")
+@blaming("BatchNorm1d.eval_forward", "BatchNorm1d.forward_train")
 def bn_eps(t):
     rng = data_rng(950)
     eps, n, d = 0.5, 5, 3
