@@ -137,6 +137,7 @@ def gradescope_results(results, execution_time=None):
                 "output": r.text() or "passed",
                 "visibility": r.visibility,
                 "tags": [r.exercise],
+                **({"extra_data": {"mistake": r.mistake}} if r.mistake else {}),
             }
             for r in results
         ],

@@ -350,3 +350,20 @@ def test_user_mistakes_get_one_clear_line(tmp_path):
     for result in (missing, empty, one, unknown, scheduler):
         assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "out" / "gradebook.csv")
+
+
+def test_the_mistake_a_hint_names_survives_the_results_json_and_a_forged_one_does_not():
+    from grader.registry import CHECKS as REGISTERED
+    from grader.report import gradescope_results
+    from grader.results import run_check
+    from tests.corpus import target_with
+    from tests.corpus.layers import AffineTransposedDWAlways
+    from tools.batch import results_from_gradescope
+
+    result = run_check(REGISTERED["Affine.backward_dW"], target_with(Affine=AffineTransposedDWAlways))
+    assert result.mistake == "layers.dw_looks_like_transpose_expected_gradient"
+    data = gradescope_results([result])
+    back = {r.id: r for r in results_from_gradescope(data, "missing")}
+    assert back["Affine.backward_dW"].mistake == result.mistake
+    data["tests"][0]["extra_data"] = {"mistake": "<script>alert(1)</script>"}
+    assert {r.id: r for r in results_from_gradescope(data, "missing")}["Affine.backward_dW"].mistake is None

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from grader.expected import kit_fingerprint
 from grader.files import replaced
+from grader.hints import MISTAKE_ID
 from grader.registry import RubricEntry, all_checks, load_rubric
 from grader.report import gradescope_results, summary_table
 from grader.results import CheckResult
@@ -129,8 +130,22 @@ def results_from_gradescope(data, problem, missing_status="error"):
         elif "did not finish within" in message:
             status = "timeout"
         points = entry.points if passed else 0.0
+        mistake = (
+            (test.get("extra_data") or {}).get("mistake")
+            if isinstance(test.get("extra_data"), dict)
+            else None
+        )
         results.append(
-            CheckResult(c.id, c.exercise, status, points, entry.points, message, visibility=entry.visibility)
+            CheckResult(
+                c.id,
+                c.exercise,
+                status,
+                points,
+                entry.points,
+                message,
+                visibility=entry.visibility,
+                mistake=mistake if isinstance(mistake, str) and MISTAKE_ID.fullmatch(mistake) else None,
+            )
         )
     return results
 
