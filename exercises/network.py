@@ -65,3 +65,13 @@ class Sequential:
         rng = np.random.default_rng() if rng is None else rng
         self.train()
         raise NotImplementedError("Sequential.fit: for each epoch (shuffled), for each mini-batch: forward, loss, backward, optimizer step")
+
+    def predict(self, X):
+        """X: (N, ...) the first layer's input -> (N,) integer class labels.
+
+        A sample's label is the index of its largest score, the argmax over axis 1 of
+        the last layer's (N, C) output. Runs in evaluation mode (Dropout off, BatchNorm
+        with its running statistics) and leaves the network in the mode it found
+        (training or evaluation), also when forward raises.
+        """
+        raise NotImplementedError("Sequential.predict: remember self.training, switch to eval(), return the argmax over axis 1 of forward(X), then restore the mode in a finally block")

@@ -83,3 +83,21 @@ class Sequential:
                 optimizer.step(self.params, self.grads)
         return history
         ### END SOLUTION
+
+    def predict(self, X):
+        """X: (N, ...) the first layer's input -> (N,) integer class labels.
+
+        A sample's label is the index of its largest score, the argmax over axis 1 of
+        the last layer's (N, C) output. Runs in evaluation mode (Dropout off, BatchNorm
+        with its running statistics) and leaves the network in the mode it found
+        (training or evaluation), also when forward raises.
+        """
+        ### BEGIN SOLUTION: remember self.training, switch to eval(), return the argmax over axis 1 of forward(X), then restore the mode in a finally block
+        was_training = self.training
+        self.eval()
+        try:
+            return np.argmax(self.forward(X), axis=1)
+        finally:
+            if was_training:
+                self.train()
+        ### END SOLUTION

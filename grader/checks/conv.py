@@ -469,9 +469,9 @@ def dx_hints(case, x, params, dout):
     def inner_windows_only():
         if not p:
             return None
-        out_h, out_w = dout.shape[2:]
-        rows = (np.arange(out_h) * s >= p) & (np.arange(out_h) * s + case.k <= p + h)
-        cols = (np.arange(out_w) * s >= p) & (np.arange(out_w) * s + case.k <= p + w)
+        window_rows, window_cols = dout.shape[2:]  # H', W'
+        rows = (np.arange(window_rows) * s >= p) & (np.arange(window_rows) * s + case.k <= p + h)
+        cols = (np.arange(window_cols) * s >= p) & (np.arange(window_cols) * s + case.k <= p + w)
         inner = dout * (rows[:, None] & cols[None, :])
         return expected("conv.padded_dx", inner, W, s, padded_shape)[:, :, p : p + h, p : p + w]
 

@@ -1,6 +1,7 @@
 """The functions and objects the checks hand to student code; no answers.
 
-numerical_gradient and gradient_descent are called with these grader-chosen functions.
+numerical_gradient and gradient_descent are called with these grader-chosen functions,
+Sequential.predict runs a network holding a ModeProbe layer.
 They are module-level so that a sandboxed implementation can be handed them by name
 ("grader.checks.handed:bowl"): this module, which needs only numpy, is all of the grader
 a sandbox worker gets besides its own files.
@@ -59,3 +60,28 @@ def valley(x):
     """sum(A * (x - C)**2): minimum at C."""
     a, c = valley_constants(np.shape(x))
     return float(np.sum(a * (x - c) ** 2))
+
+
+# ----------------------------------------------------------------------------- Sequential.predict
+PROBE_FAILURE = "the grader's layer raised this on purpose, to see the mode predict leaves behind"
+
+
+class ModeProbe:
+    """A layer of the grader's put into a student's Sequential: passes x through unchanged and
+    remembers `training` at every forward, as Dropout and BatchNorm read it.
+
+    With `fail` set, its forward raises PROBE_FAILURE instead (predict must restore the mode anyway).
+    """
+
+    def __init__(self, fail=False):
+        self.params, self.grads, self.training = {}, {}, True
+        self.fail, self.seen = fail, []
+
+    def forward(self, x):
+        self.seen.append(bool(self.training))
+        if self.fail:
+            raise RuntimeError(PROBE_FAILURE)
+        return x
+
+    def backward(self, dout):
+        return dout

@@ -29,6 +29,7 @@ from .common import (
     remembered,
     spread,
 )
+from .handed import PROBE_FAILURE, ModeProbe
 
 FIT_TOL = 1e-6  # relative error allowed on the weights after a few SGD steps
 HISTORY_TOL = 1e-4  # on the recorded losses (a loss written as log(p + eps) stays within it)
@@ -682,3 +683,186 @@ def sequential_learns_digits(t):
             f"trained on {len(X)} of scikit-learn's digits and tested on the other {len(X_test)}"
         )
         learning_failure("the digits", accuracy, DIGITS_ACCURACY, losses, setup, note)
+
+
+# ----------------------------------------------------------------------------- predict
+# The labels come from the grader's network ("network.predict"); the mode predict runs in and
+# leaves behind is read from a layer of the grader's (a ModeProbe) inside the student's
+# Sequential, so only predict is judged, not the student's Dropout or BatchNorm.
+PREDICT_NETS = [(SQUARE, 5), (DEEP, 7), (SINGLE, 1)]  # (spec, batch size): never N == C
+
+
+def predict_case(k):
+    """(spec, params, x) of the k-th labels case."""
+    spec, n = PREDICT_NETS[k]
+    rng = data_rng(4700 + k)
+    return spec, random_params(spec, rng), rng.standard_normal((n, spec[0][1]))
+
+
+def labels_shape_hint(shape, n, c):
+    """The mistake behind labels of the wrong shape, for N = n samples and C = c classes."""
+    if shape == (n, c):
+        return named(
+            "sequential.predict_returns_scores",
+            "predict returned a score (or probability) for every class, shape (N, C): "
+            "return the label of each sample, np.argmax(scores, axis=1)",
+        )
+    if shape == (c,):
+        return named(
+            "sequential.predict_argmax_axis_0",
+            "one value per class, not per sample: the argmax ran over axis 0 (the samples); take it over axis 1",
+        )
+    if shape == (n, 1):
+        return named(
+            "sequential.predict_keeps_class_axis",
+            "one label per sample, but as a column: drop keepdims=True (or the reshape) to return shape (N,)",
+        )
+    return named(
+        "sequential.predict_labels_shape",
+        "predict returns one label per sample: shape (N,), np.argmax(self.forward(X), axis=1)",
+    )
+
+
+def expect_labels(got, labels, c, given):
+    """Fail unless `got` equals `labels` (N,) as an integer array; c is the number of classes."""
+    n, want = len(labels), f"integer labels of shape ({len(labels)},)"
+    if got is None:
+        raise CheckFailure(
+            f"Sequential.predict returned None for {given}; expected {want}",
+            hint=named("generic.missing_return", "a missing return statement?"),
+        )
+    if not isinstance(got, np.ndarray):
+        raise CheckFailure(
+            f"Sequential.predict returned a {type(got).__name__} for {given}; expected {want}",
+            hint=named("sequential.predict_not_an_array", "return a numpy array: np.argmax(..., axis=1)"),
+        )
+    if got.shape != labels.shape:
+        raise CheckFailure(
+            f"Sequential.predict returned shape {got.shape}, expected ({n},) for {given}",
+            hint=labels_shape_hint(got.shape, n, c),
+        )
+    if not np.issubdtype(got.dtype, np.integer):
+        raise CheckFailure(
+            f"Sequential.predict returned labels of dtype {got.dtype}, expected an integer dtype for {given}",
+            hint=named(
+                "sequential.predict_labels_not_integers",
+                "labels are class indices: return np.argmax's integers as they are, not as floats",
+            ),
+        )
+    wrong = int(np.sum(got != labels))
+    if wrong:
+        raise CheckFailure(
+            f"Sequential.predict: {wrong} of {n} labels are wrong for {given}: got {got.tolist()}, "
+            f"expected {labels.tolist()}",
+            hint=named(
+                "sequential.predict_not_argmax_of_forward",
+                "a sample's label is the index of its largest score: np.argmax(self.forward(X), axis=1) "
+                "(and Sequential.forward must be right)",
+            ),
+        )
+
+
+@check("Sequential", "predict_labels")
+def sequential_predict_labels(t):
+    require(t, "Sequential.predict", "Affine", "Tanh", "Relu")
+    for k in range(len(PREDICT_NETS)):
+        spec, params, x = predict_case(k)
+        net, _ = build_net(t, spec, params)
+        got = net.call("predict", x)
+        expect_untouched(t, "Sequential.predict")
+        given = f"{given_shapes(x=x)} through {spec_text(spec)} (your layers, the grader's weights)"
+        expect_labels(got, expected("network.predict", x, spec, **params), out_shape(spec, 1)[1], given)
+
+
+def probe_net(t, fail=False):
+    """A Sequential holding one grader layer that passes x through: (net Ref, probe Ref)."""
+    probe = t.put(ModeProbe(fail), "the grader's layer")
+    return make(t, "Sequential", probe), probe
+
+
+def probe_scores(k):
+    """(N, C) scores to predict from, fed straight to the probe."""
+    return data_rng(4710 + k).standard_normal((5, 3))
+
+
+@check("Sequential", "predict_eval_mode")
+def sequential_predict_eval_mode(t):
+    net, probe = probe_net(t)
+    net.run("train")
+    net.call("predict", probe_scores(0))
+    seen = probe.get("seen")
+    given = "a network in training mode holding a layer of the grader's that records its mode"
+    if not seen:
+        raise CheckFailure(
+            f"Sequential.predict never ran the layers' forward ({given})",
+            hint=named(
+                "sequential.predict_skips_forward",
+                "predict's scores come from self.forward(X), which runs every layer",
+            ),
+        )
+    if any(seen):
+        raise CheckFailure(
+            f"Sequential.predict ran the layers in training mode ({given})",
+            hint=named(
+                "sequential.predict_in_training_mode",
+                "call self.eval() before self.forward(X): in training mode Dropout drops units at random "
+                "and BatchNorm uses the batch's statistics, so the labels would change from call to call",
+            ),
+        )
+
+
+def modes_after(net, probe):
+    """(the network's training flag, its layer's) as predict left them."""
+    return net.get("training"), probe.get("training")
+
+
+@check("Sequential", "predict_restores_mode")
+def sequential_predict_restores_mode(t):
+    for k, (start, training) in enumerate((("train", True), ("eval", False))):
+        net, probe = probe_net(t)
+        net.run(start)
+        net.call("predict", probe_scores(k))
+        found = modes_after(net, probe)
+        if found == (training, training):
+            continue
+        if training:
+            hint = named(
+                "sequential.predict_leaves_eval_mode",
+                "predict leaves the network in evaluation mode: note self.training before self.eval() "
+                "and call self.train() afterwards if it was True",
+            )
+        else:
+            hint = named(
+                "sequential.predict_forces_training_mode",
+                "predict switched a network in evaluation mode to training mode: restore the mode it found "
+                "(self.train() only if self.training was True before)",
+            )
+        raise CheckFailure(
+            f"after Sequential.predict on a network in {'training' if training else 'evaluation'} mode "
+            f"(net.{start}() first), net.training is {found[0]} and its layer's training is {found[1]}, "
+            f"expected {training} for both",
+            hint=hint,
+        )
+
+
+@check("Sequential", "predict_restores_after_error")
+def sequential_predict_restores_after_error(t):
+    net, probe = probe_net(t, fail=True)
+    net.run("train")
+    try:
+        net.call("predict", probe_scores(2))
+    except RuntimeError as error:
+        if PROBE_FAILURE not in str(error):
+            raise
+    found = modes_after(net, probe)
+    if found != (True, True):
+        raise CheckFailure(
+            "after Sequential.predict on a network in training mode whose forward raised an error "
+            f"(a layer of the grader's raised it), net.training is {found[0]} and its layer's training is "
+            f"{found[1]}, expected True for both",
+            hint=named(
+                "sequential.predict_not_restored_after_error",
+                "restore the mode in a finally block (try: return ... finally: self.train() if it was "
+                "training), so an error in forward does not leave the network in evaluation mode",
+            ),
+        )

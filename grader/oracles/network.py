@@ -62,6 +62,12 @@ def forward(x, spec, **params):
 
 
 @oracle
+def predict(x, spec, **params):
+    """The class labels the network predicts on x: the argmax over axis 1 of its (N, C) output, shape (N,)."""
+    return np.argmax(_forward(x, spec, params)[0], axis=1)
+
+
+@oracle
 def backward(x, spec, params, dout, order="reverse"):
     """(dx, grads) of the network on x with upstream dout, or None when the shapes do not allow `order`.
 

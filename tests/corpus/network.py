@@ -1,5 +1,6 @@
 """Mistakes and alternative implementations of Sequential."""
 
+import contextlib
 import functools
 
 import numpy as np
@@ -240,4 +241,118 @@ ALTERNATIVES = [
     Alternative("fit with boolean masks", "Sequential", FitBooleanMasks),
     Alternative("fit slicing shuffled copies", "Sequential", FitShuffledCopies),
     Alternative("forward with reduce, backward by index", "Sequential", ReduceAndIndexLoop),
+]
+
+
+# ----------------------------------------------------------------------------- predict
+def evaluated(net, X):
+    """net.forward(X) in evaluation mode, the mode found restored: what the predict bugs below get right."""
+    was_training = net.training
+    net.eval()
+    try:
+        return net.forward(X)
+    finally:
+        if was_training:
+            net.train()
+
+
+class PredictReturnsScores(ref.Sequential):
+    def predict(self, X):
+        return evaluated(self, X)
+
+
+class PredictReturnsProbabilities(ref.Sequential):
+    def predict(self, X):
+        return ref.softmax(evaluated(self, X))
+
+
+class PredictArgmaxAxis0(ref.Sequential):
+    def predict(self, X):
+        return np.argmax(evaluated(self, X), axis=0)
+
+
+class PredictFloatLabels(ref.Sequential):
+    def predict(self, X):
+        return np.argmax(evaluated(self, X), axis=1).astype(float)
+
+
+class PredictInTrainingMode(ref.Sequential):
+    def predict(self, X):
+        return np.argmax(self.forward(X), axis=1)
+
+
+class PredictLeavesEvalMode(ref.Sequential):
+    def predict(self, X):
+        self.eval()
+        return np.argmax(self.forward(X), axis=1)
+
+
+class PredictAlwaysBackToTraining(ref.Sequential):
+    def predict(self, X):
+        self.eval()
+        labels = np.argmax(self.forward(X), axis=1)
+        self.train()
+        return labels
+
+
+class PredictRestoresWithoutFinally(ref.Sequential):
+    def predict(self, X):
+        was_training = self.training
+        self.eval()
+        labels = np.argmax(self.forward(X), axis=1)
+        if was_training:
+            self.train()
+        return labels
+
+
+BUGS += [
+    Bug("predict returns the scores", "Sequential", PredictReturnsScores, "a score (or probability) for every class"),
+    Bug("predict returns probabilities", "Sequential", PredictReturnsProbabilities, "np.argmax(scores, axis=1)"),
+    Bug("predict takes the argmax over axis 0", "Sequential", PredictArgmaxAxis0, "the argmax ran over axis 0"),
+    Bug("predict returns float labels", "Sequential", PredictFloatLabels, "not as floats"),
+    Bug("predict stays in training mode", "Sequential", PredictInTrainingMode, "call self.eval() before"),
+    Bug("predict leaves the net in eval mode", "Sequential", PredictLeavesEvalMode, "leaves the network in evaluation mode"),
+    Bug("predict always switches back to training", "Sequential", PredictAlwaysBackToTraining, "restore the mode it found"),
+    Bug("predict restores the mode without finally", "Sequential", PredictRestoresWithoutFinally, "in a finally block"),
+]  # fmt: skip
+
+
+class PredictSoftmaxArgmax(ref.Sequential):
+    """The argmax of the softmax probabilities (the same labels); each layer's own mode restored."""
+
+    def predict(self, X):
+        modes = [self.training] + [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            scores = self.forward(X)
+            probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            return np.argmax(probabilities, axis=1)
+        finally:
+            self.training = modes[0]
+            for layer, training in zip(self.layers, modes[1:], strict=True):
+                layer.training = training
+
+
+class PredictWithContextManager(ref.Sequential):
+    """Evaluation mode through a context manager; labels as int64 by comparing with the row maximum."""
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train() if was_training else self.eval()
+
+    def predict(self, X):
+        with self.evaluating():
+            scores = self.forward(X)
+        return (scores == scores.max(axis=1, keepdims=True)).argmax(axis=1).astype(np.int64)
+
+
+ALTERNATIVES += [
+    Alternative("predict: argmax of softmax probabilities", "Sequential", PredictSoftmaxArgmax),
+    Alternative("predict in a context manager", "Sequential", PredictWithContextManager),
 ]

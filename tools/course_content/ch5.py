@@ -57,7 +57,10 @@ CHAPTER = Chapter(
             by the chain rule the gradient with respect to layer $i$'s input is layer $i$'s backward of the
             gradient with respect to its output. `fit` repeats, for each mini-batch: forward, loss,
             `loss.backward()`, `self.backward(...)`, `optimizer.step(self.params, self.grads)`, and returns
-            the loss of every step.
+            the loss of every step. `predict(X)` gives each sample's class label, the index of its largest
+            score ($\arg\max$ over axis 1 of the output, shape $(N,)$), in evaluation mode: it switches
+            Dropout off and BatchNorm to its running statistics (chapter 6), and leaves the network in the
+            mode it found, also when forward raises (`try` ... `finally`).
             """
         ),
         Answer("network", ("Sequential",)),
@@ -83,12 +86,12 @@ CHAPTER = Chapter(
                 net = Sequential(Affine(2, 8, rng=rng), Tanh(), Affine(8, 2, rng=rng))
                 history = net.fit(X, y, SoftmaxCrossEntropy(), SGD(lr=0.5), epochs=500, batch_size=4, rng=rng)
                 g0, g1 = np.meshgrid(np.linspace(-0.5, 1.5, 150), np.linspace(-0.5, 1.5, 150))
-                scores = net.eval().forward(np.stack([g0.ravel(), g1.ravel()], axis=1))
+                labels = net.predict(np.stack([g0.ravel(), g1.ravel()], axis=1))
                 colours = np.array(["tab:blue", "tab:orange"])
                 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
                 axes[0].plot(history)
                 axes[0].set(title="training loss per step", xlabel="step (one batch of 4)", ylabel="cross-entropy")
-                axes[1].contourf(g0, g1, scores.argmax(axis=1).reshape(g0.shape), levels=[-0.5, 0.5, 1.5], colors=colours, alpha=0.25)
+                axes[1].contourf(g0, g1, labels.reshape(g0.shape), levels=[-0.5, 0.5, 1.5], colors=colours, alpha=0.25)
                 for target in (0, 1):
                     axes[1].scatter(*X[y == target].T, c=colours[target], edgecolors="k", s=80, label=f"target {target}")
                 handles = axes[1].get_legend_handles_labels()[0]
@@ -121,7 +124,7 @@ CHAPTER = Chapter(
                 rng = np.random.default_rng(0)
                 net = Sequential(Affine(64, 50, rng=rng), Sigmoid(), Affine(50, 10, rng=rng))
                 history = net.fit(X_train, y_train, SoftmaxCrossEntropy(), SGD(lr=0.5), epochs=100, batch_size=100, rng=rng)
-                accuracy = (net.eval().forward(X_test).argmax(axis=1) == y_test).mean()
+                accuracy = (net.predict(X_test) == y_test).mean()
                 plt.figure(figsize=(7, 4))
                 plt.plot(history)
                 plt.title(f"digits: training loss; held-out accuracy {accuracy:.1%}")
@@ -141,7 +144,7 @@ CHAPTER = Chapter(
             * `Sequential`: forward through the layers in order, backward in reverse order, each layer handing
               the gradient with respect to its input to the layer before it.
             * `fit`: for each mini-batch, forward, loss, backward, optimizer step; the loss of every step comes
-              back, the curve you plotted.
+              back, the curve you plotted; `predict`: the labels, in evaluation mode.
             * A hidden layer bends the decision boundary (XOR is learned), and a 2-layer network classifies
               most held-out digits correctly: accuracy on data the network never saw is what counts.
 

@@ -91,7 +91,7 @@ CHAPTER = Chapter(
                     Conv2d(1, 6, 3, padding=1, rng=rng), Relu(), MaxPool2d(2), Flatten(), Affine(96, 10, rng=rng)
                 )
                 history = cnn.fit(X[:1500], y[:1500], SoftmaxCrossEntropy(), Adam(lr=0.01), epochs=4, batch_size=32, rng=rng)
-                accuracy = (cnn.eval().forward(X[1500:]).argmax(axis=1) == y[1500:]).mean()
+                accuracy = (cnn.predict(X[1500:]) == y[1500:]).mean()
                 fig = plt.figure(figsize=(15, 3.6), layout="constrained")
                 left, right = fig.subfigures(1, 2, width_ratios=[1, 2.2])
                 ax = left.subplots()
