@@ -67,12 +67,8 @@ def learning_rate(epoch, epochs, lr=LEARNING_RATE):
 
 
 def accuracy(model, X, y, batch_size=512):
-    """Fraction of samples whose largest score is the true class (evaluation mode)."""
-    model.eval()
-    predictions = np.concatenate(
-        [model.forward(X[i : i + batch_size]).argmax(axis=1) for i in range(0, len(X), batch_size)]
-    )
-    model.train()
+    """Fraction of samples whose largest score is the true class (predict runs in evaluation mode)."""
+    predictions = np.concatenate([model.predict(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
     return float(np.mean(predictions == y))
 
 
