@@ -1,6 +1,6 @@
 """Chapter 6: optimisers, initialisation, regularisation."""
 
-from . import Answer, Chapter, Demo, Markdown, Tests
+from . import Answer, Carry, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch6_optimization",
@@ -18,7 +18,9 @@ CHAPTER = Chapter(
             * implement Momentum, AdaGrad, RMSProp and Adam, and compare their paths on a narrow valley;
             * initialise weights with Xavier or He so that activations neither vanish nor explode;
             * regularise a network with dropout, and normalise its activations with batch normalisation,
-              in training and in evaluation mode.
+              in training and in evaluation mode;
+            * recognise overfitting in a network's learning curves, narrow the gap between training and test
+              accuracy with weight decay or dropout, and choose a hyper-parameter on a validation set.
 
             Run the setup cell first.
             """
@@ -186,6 +188,180 @@ CHAPTER = Chapter(
         Tests("BatchNorm1d"),
         Markdown(
             r"""
+            ## Overfitting
+
+            A network *overfits* when it learns its training set, accidents included, rather than what the
+            training images have in common with new ones: its accuracy on the training set climbs towards
+            100 % while its accuracy on images it never saw stays well below. The two usual causes are too
+            little data and too many parameters; below there are both, 150 training digits for a network with
+            about 37 000 weights (some 250 per training image).
+
+            Two remedies make memorising harder:
+
+            * **Weight decay** (L2 regularisation) adds the squared size of the weights to the loss,
+
+              $$\tilde L = L + \frac{\lambda}{2} \sum_W \lVert W \rVert^2, \qquad
+              \frac{\partial \tilde L}{\partial W} = \frac{\partial L}{\partial W} + \lambda W,$$
+
+              so with SGD every step first shrinks the weights, $W \leftarrow (1 - \eta\lambda)\,W - \eta\,
+              \partial L / \partial W$ (hence *decay*). Fitting every training image exactly takes large
+              weights, and large weights now cost loss. This is the `weight_decay` argument of every optimiser
+              of this chapter: $\lambda$ times the parameter added to the gradient, for every parameter array
+              (the biases too; many libraries leave those out).
+            * **Dropout** zeroes a random part of the activations at every step, so no unit can rely on a few
+              others being there and the network cannot store an image in one exact combination of units. Each
+              step trains a different thinned network; `predict` runs in evaluation mode, where the whole
+              network answers, a kind of average of the thinned ones.
+
+            The demos use your `Affine`, `Relu`, `SoftmaxCrossEntropy` and `Sequential` (with `predict`) from
+            chapters 4 and 5: paste them into the next three cells (they earn no points here).
+            """
+        ),
+        Carry("layers", ("Affine", "Relu")),
+        Carry("losses", ("SoftmaxCrossEntropy",)),
+        Carry("network", ("Sequential",)),
+        Markdown(
+            r"""
+            150 training digits and 500 test digits, drawn at random from scikit-learn's 1797; each pixel is
+            standardised with the mean and standard deviation of the training images (a pixel blank in all
+            of them keeps its scale). With so few images, a pixel that is almost always blank gets a tiny
+            standard deviation, and a test image that does use it gets a very large value there: an accident
+            of the sample, of the kind a network with many weights fits. The network is
+            `Affine(64, 100) → Relu`, three times `Affine(100, 100) → Relu`, then `Affine(100, 10)`, trained
+            for 100 epochs with Momentum (batches of 25), three times: as it is, with weight decay
+            $\lambda = 0.03$, and with `Dropout(0.2)` after every `Relu`. After each epoch, `net.predict`
+            measures the accuracy on the training and on the test images.
+            """
+        ),
+        Demo(
+            r"""
+            # Three runs on 150 training digits: no regularisation, weight decay, dropout (about 6 s).
+            import matplotlib.pyplot as plt
+            from sklearn.datasets import load_digits
+
+            digits = load_digits()
+            order = np.random.default_rng(2).permutation(len(digits.target))
+            train, test = order[:150], order[150:650]
+            y_train, y_test = digits.target[train], digits.target[test]
+
+
+            def standardise(X_fit, *others):
+                # every array scaled with the mean and standard deviation of X_fit's pixels
+                mean, std = X_fit.mean(axis=0), X_fit.std(axis=0)
+                std[std == 0] = 1.0
+                return [(X - mean) / std for X in (X_fit, *others)]
+
+
+            def make_network(p_drop=0.0, seed=3):
+                # 64 -> 100 -> 100 -> 100 -> 100 -> 10 with ReLU, and Dropout(p_drop) after each ReLU if p_drop > 0
+                init = np.random.default_rng(seed)  # initial weights and dropout masks
+                layers, width = [], 64
+                for _ in range(4):
+                    layers += [Affine(width, 100, rng=init), Relu()]
+                    if p_drop:
+                        layers.append(Dropout(p_drop, rng=init))
+                    width = 100
+                return Sequential(*layers, Affine(width, 10, rng=init))
+
+
+            def learning_curves(net, optimizer, X_fit, y_fit, X_eval, y_eval, epochs=100, seed=4):
+                # train for `epochs`; the accuracy on (X_fit, y_fit) and on (X_eval, y_eval) after each epoch
+                rng, loss = np.random.default_rng(seed), SoftmaxCrossEntropy()
+                curves = {"train": [], "test": []}
+                for epoch in range(epochs):
+                    net.fit(X_fit, y_fit, loss, optimizer, epochs=1, batch_size=25, rng=rng)
+                    curves["train"].append(np.mean(net.predict(X_fit) == y_fit))
+                    curves["test"].append(np.mean(net.predict(X_eval) == y_eval))
+                return curves
+
+
+            X_train, X_test = standardise(digits.data[train], digits.data[test])
+            try:
+                runs = {
+                    "no regularisation": (make_network(), Momentum(lr=0.01)),
+                    "weight decay 0.03": (make_network(), Momentum(lr=0.01, weight_decay=0.03)),
+                    "dropout 0.2": (make_network(p_drop=0.2), Momentum(lr=0.01)),
+                }
+                curves = {name: learning_curves(net, opt, X_train, y_train, X_test, y_test) for name, (net, opt) in runs.items()}
+                final_accuracy = {name: {k: c[k][-1] for k in c} for name, c in curves.items()}
+                fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+                for i, (name, c) in enumerate(curves.items()):
+                    epochs = np.arange(1, len(c["train"]) + 1)
+                    ax.plot(epochs, c["train"], "--", color=f"C{i}", label=f"{name}: train")
+                    ax.plot(epochs, c["test"], color=f"C{i}", label=f"{name}: test")
+                ax.set(
+                    title="150 training digits, 37 000 weights: accuracy per epoch (dashed: train, solid: test)",
+                    xlabel="epoch", ylabel="accuracy", ylim=(0.5, 1.01),
+                )
+                ax.legend(loc="lower right")
+                plt.show()
+                for name, acc in final_accuracy.items():
+                    gap = acc["train"] - acc["test"]
+                    print(f"{name:>18}: train {acc['train']:.1%}, test {acc['test']:.1%}, gap {100 * gap:.1f} points")
+            except NotImplementedError as error:
+                plt.close("all")
+                print(not_implemented_yet("Momentum and Dropout, and paste Affine, Relu, SoftmaxCrossEntropy and Sequential", error))
+            """
+        ),
+        Markdown(
+            r"""
+            Without regularisation the training accuracy reaches 100 % within 20 epochs, and the test accuracy
+            stops improving more than 10 points below it. Weight decay and dropout learn more slowly, narrow the
+            gap and end one to three points higher on the test images (how much varies with the random split
+            and seeds, but on this data both help). Neither makes up for the missing data: the same network,
+            trained for 30 epochs on the 1147 digits that are in neither set, reaches about 97 % on the same
+            test images.
+            """
+        ),
+        Markdown(
+            r"""
+            ## Choosing a hyper-parameter on a validation set
+
+            Which $\lambda$? Try a few values and keep the best, but *best on what*? Not on the test set: the
+            test accuracy is an honest estimate of the accuracy on new images only as long as nothing was
+            chosen by it. Pick the best of several values by their test accuracy and you have picked, among
+            other things, the value that happened to suit those 500 images; its test accuracy is then an
+            optimistic estimate, and the more values you try the more optimistic it gets (you fit the test set,
+            one hyper-parameter at a time).
+
+            So split the training images once more: fit on 100 of them, compare the values on the other 50
+            (the *validation set*), choose, and only then measure the chosen network on the test set, once.
+            (The standardisation, too, now uses only the 100 images the networks are fitted on.)
+
+            With 50 validation images one image is 2 points, so values that differ by an image or two are a
+            coin toss; among equally good values the cell takes the largest $\lambda$, the most constrained
+            network that does as well. What the search does show clearly is a value that is too large: the
+            weights shrink faster than the data can pull them up, and the network *underfits*, wrong on its
+            own training images too. A larger validation set, or an average over several splits
+            (cross-validation), makes the choice steadier; a common last step, left out here, trains once more
+            on all 150 images with the chosen value.
+            """
+        ),
+        Demo(
+            r"""
+            # Weight decay chosen on 50 validation images, then one look at the test set (about 3 s).
+            X_fit, X_val, X_test_fit = standardise(digits.data[train[:100]], digits.data[train[100:]], digits.data[test])
+            y_fit, y_val = y_train[:100], y_train[100:]
+            try:
+                validation_accuracy, networks = {}, {}
+                for weight_decay in (0.0, 0.003, 0.01, 0.03, 0.1):
+                    net = make_network()
+                    net.fit(X_fit, y_fit, SoftmaxCrossEntropy(), Momentum(lr=0.01, weight_decay=weight_decay),
+                            epochs=100, batch_size=25, rng=np.random.default_rng(4))
+                    validation_accuracy[weight_decay] = np.mean(net.predict(X_val) == y_val)
+                    networks[weight_decay] = net
+                    print(f"weight decay {weight_decay:<6g} accuracy on its 100 training images {np.mean(net.predict(X_fit) == y_fit):6.1%},"
+                          f" on the 50 validation images {validation_accuracy[weight_decay]:6.1%}")
+                best = max(validation_accuracy.values())
+                chosen_weight_decay = max(wd for wd, accuracy in validation_accuracy.items() if accuracy == best)
+                chosen_test_accuracy = np.mean(networks[chosen_weight_decay].predict(X_test_fit) == y_test)
+                print(f"chosen on validation: weight decay {chosen_weight_decay:g}; its accuracy on the test set {chosen_test_accuracy:.1%}")
+            except NotImplementedError as error:
+                print(not_implemented_yet("Momentum, and paste Affine, Relu, SoftmaxCrossEntropy and Sequential", error))
+            """
+        ),
+        Markdown(
+            r"""
             ## What you built
 
             * Momentum adds a velocity, $v \leftarrow \alpha v - \eta g$, that keeps going through flat
@@ -199,6 +375,10 @@ CHAPTER = Chapter(
             * Inverted dropout zeroes activations with probability $p$ and scales the rest by $1/(1-p)$ in
               training only; batch normalisation standardises each feature over the batch, then scales by
               $\gamma$ and shifts by $\beta$, and uses running averages in evaluation mode.
+            * A network with many weights and few training images overfits: train accuracy near 100 %, test
+              accuracy well below. Weight decay ($\frac{\lambda}{2}\lVert W \rVert^2$ in the loss, $\lambda W$ in
+              the gradient) and dropout narrow the gap; a hyper-parameter such as $\lambda$ is chosen on a
+              validation set split off the training data, and the test set is used once, at the end.
 
             The next chapter moves from vectors to images: convolution and pooling layers.
             """
