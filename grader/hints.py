@@ -163,7 +163,9 @@ def diagnose(got, expected, batch_size=None, extra=(), last=()):
 
 # ----------------------------------------------------------------------------- crashes
 OPTIMIZERS = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
-WINDOWED = ("Conv2d", "MaxPool2d")
+POOLS = ("MaxPool2d", "AvgPool2d")
+WINDOWED = ("Conv2d", *POOLS)
+REMOVED_KEYWORDS = ("newshape", "dims")  # np.reshape(newshape=), np.unravel_index(dims=): gone in NumPy 2
 FLOAT_AS_INT = ("'float' object", "slice indices must be integers", "only integers, slices")
 BUILTIN_OWNERS = ("'numpy.", "'list'", "'dict'", "'tuple'", "'float'", "'int'", "'str'", "'NoneType'")
 CRASHES = (
@@ -190,7 +192,7 @@ CRASHES = (
     (
         "ValueError",
         lambda text: "matmul" in text or "not aligned" in text,  # the @ and np.dot messages
-        None,
+        ("Affine", "Sequential"),
         named(
             "crash.matmul_shapes",
             "the shapes of a matrix product do not fit: with x (N, D) and W (D, M), "
@@ -200,7 +202,7 @@ CRASHES = (
     (
         "TypeError",
         lambda text: any(fragment in text for fragment in FLOAT_AS_INT),
-        WINDOWED,
+        ("Conv2d",),
         named(
             "conv.size_float_division",
             "a float where an int is needed: compute the output size with floor division //, "
@@ -208,13 +210,54 @@ CRASHES = (
         ),
     ),
     (
+        "TypeError",
+        lambda text: any(fragment in text for fragment in FLOAT_AS_INT),
+        POOLS,
+        named(
+            "pool.size_float_division",
+            "a float where an int is needed: compute the output size with floor division //, H' = (H - K) // S + 1",
+        ),
+    ),
+    (
         "AssertionError",
         "",
-        WINDOWED,
+        ("Conv2d",),
         named(
             "conv.asserts_stride_divides",
             "an assert in your code failed for these settings: if it asserts that the stride divides H + 2P - K, "
             "drop it: the contract takes the floor, H' = (H + 2P - K) // S + 1",
+        ),
+    ),
+    (
+        "AssertionError",
+        "",
+        POOLS,
+        named(
+            "pool.asserts_stride_divides",
+            "an assert in your code failed for these settings: if it asserts that the stride divides H - K, "
+            "drop it: the contract takes the floor, H' = (H - K) // S + 1",
+        ),
+    ),
+    (
+        "TypeError",
+        lambda text: (
+            "unexpected keyword argument" in text and any(f"'{k}'" in text for k in REMOVED_KEYWORDS)
+        ),
+        None,
+        named(
+            "crash.numpy_keyword_removed",
+            "a NumPy keyword that NumPy 2 removed (np.reshape's newshape=, np.unravel_index's dims=): "
+            "pass the shape positionally, np.reshape(a, shape) or np.unravel_index(i, shape)",
+        ),
+    ),
+    (
+        "TypeError",
+        lambda text: "only 0-dimensional arrays can be converted" in text or "only length-1 arrays" in text,
+        None,
+        named(
+            "crash.array_to_scalar",
+            "int() or float() of an array with several values (did np.where find more than one position?): "
+            "take one index, e.g. np.argmax, then np.unravel_index",
         ),
     ),
     (

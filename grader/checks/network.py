@@ -21,6 +21,7 @@ from ..results import BlockedByPart, CheckFailure, CheckTimeout, not_implemented
 from ..target import Rng
 from . import common
 from .common import (
+    blaming,
     data_rng,
     expected_gradients,
     judged_by_grader,
@@ -294,6 +295,7 @@ def backward_hints(x, spec, params, dout):
 
 
 @check("Sequential", "backward")
+@blaming("Sequential.forward")
 def sequential_backward(t):
     require(t, "Sequential.backward", "Affine", "Tanh", "Relu")
     for k in range(len(NETS)):
@@ -391,6 +393,7 @@ def fit_losses(got, n, batch_size, epochs):
 
 
 @check("Sequential", "fit_steps", timeout=20)
+@blaming("Sequential.forward", "Sequential.backward")
 def sequential_fit_steps(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     for n, batch_size, epochs in [(10, 4, 2), (6, None, 2), (5, 1, 1)]:
@@ -406,6 +409,13 @@ def sequential_fit_steps(t):
 def fit_with_sgd(t, net, X, y, lr, **options):
     """The student's Sequential.fit with the student's SoftmaxCrossEntropy and SGD(lr); the losses it returns."""
     return net.call("fit", X, y, make(t, "SoftmaxCrossEntropy"), make(t, "SGD", lr=lr), **options)
+
+
+LOSS_AFTER_STEP = named(
+    "sequential.loss_recorded_after_step",
+    "each recorded loss is computed again after optimizer.step: record the loss that forward gave "
+    "for the batch, before the update",
+)
 
 
 def fit_mistake(found, params, step_first):
@@ -435,6 +445,7 @@ def fit_mistake(found, params, step_first):
 
 
 @check("Sequential", "fit_sgd", timeout=20)
+@blaming("Sequential.forward", "Sequential.backward")
 def sequential_fit_sgd(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     n, batch_size, epochs, lr = 10, 4, 2, 0.5
@@ -446,7 +457,15 @@ def sequential_fit_sgd(t):
     step_first = expected("network.fit", FIT_NET, params, X, y, lr, epochs, batch_size, "step_first")[1]
     found = layer_params(FIT_NET, layers)
     mistake = fit_mistake(found, params, step_first)
-    hints = [lambda got, exp: mistake]
+    after_step = expected("network.fit", FIT_NET, params, X, y, lr, epochs, batch_size, "loss_after_step")[0]
+    hints = [
+        lambda got, exp: mistake,
+        lambda got, exp: (
+            LOSS_AFTER_STEP
+            if np.shape(got) == np.shape(after_step) and np.allclose(got, after_step)
+            else None
+        ),
+    ]
     given = (
         f"{spec_text(FIT_NET)} with SoftmaxCrossEntropy and SGD(lr={lr}) on N = {n} samples, "
         f"batch_size={batch_size} (batches of 4, 4, 2), epochs={epochs}, shuffle=False"
@@ -466,6 +485,7 @@ def sequential_fit_sgd(t):
 
 
 @check("Sequential", "fit_shuffle", timeout=20)
+@blaming("Sequential.forward", "Sequential.backward")
 def sequential_fit_shuffle(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     n, batch_size, epochs, steps = 20, 4, 2, 5
@@ -611,6 +631,7 @@ def gate_data(table, rng):
 
 
 @check("Sequential", "learns_gates", timeout=60)
+@blaming("Sequential.forward", "Sequential.backward", "Sequential.fit_sgd")
 def sequential_learns_gates(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     spec = [("Affine", 2, 4), ("Tanh",), ("Affine", 4, 2)]
@@ -629,6 +650,7 @@ def sequential_learns_gates(t):
 
 
 @check("Sequential", "learns_xor", timeout=60)
+@blaming("Sequential.forward", "Sequential.backward", "Sequential.fit_sgd")
 def sequential_learns_xor(t):
     require(t, "Sequential.fit", *FIT_PARTS)
     spec = [("Affine", 2, 8), ("Tanh",), ("Affine", 8, 2)]
@@ -670,6 +692,7 @@ def digits():
 
 
 @check("Sequential", "learns_digits", timeout=60)
+@blaming("Sequential.forward", "Sequential.backward", "Sequential.fit_sgd")
 def sequential_learns_digits(t):
     require(t, "Sequential.fit", "Affine", "Relu", "SoftmaxCrossEntropy", "SGD")
     spec = [("Affine", 64, 32), ("Relu",), ("Affine", 32, 10)]

@@ -455,16 +455,32 @@ def read_running(layer, d):
     for attr in ("running_mean", "running_var"):
         value = layer.get(attr)
         if not isinstance(value, np.ndarray) or value.shape != (d,):
-            raise CheckFailure(f"BatchNorm1d.{attr} should be an array of shape ({d},), got {value!r}")
+            kept = isinstance(value, np.ndarray) and value.shape in ((1, d), (d, 1))
+            raise CheckFailure(
+                f"BatchNorm1d.{attr} should be an array of shape ({d},), got {value!r}",
+                hint=named(
+                    "batchnorm.running_stats_kept_dims",
+                    f"{attr} has shape {value.shape}: the batch statistics keep their axis (keepdims=True); "
+                    "compute them with x.mean(axis=0) and x.var(axis=0)",
+                )
+                if kept
+                else None,
+            )
         values[attr] = value
     return values
+
+
+VAR_WITH_EPS = named(
+    "batchnorm.running_var_includes_eps",
+    "running_var includes eps: update it with the batch variance itself; eps belongs only inside sqrt(var + eps)",
+)
 
 
 @check("BatchNorm1d", "running_stats")
 def bn_running_stats(t):
     rng = data_rng(910)
-    momentum, n, d = 0.8, 6, 4
-    layer = make(t, "BatchNorm1d", d, momentum=momentum)
+    momentum, n, d, eps = 0.8, 6, 4, 0.5  # a visible eps: it belongs in sqrt(var + eps), not in running_var
+    layer = make(t, "BatchNorm1d", d, momentum=momentum, eps=eps)
     batches = [bn_features(rng, n, d) for _ in range(3)]
     got = []
     for x in batches:
@@ -517,13 +533,16 @@ def bn_running_stats(t):
                 )
             )
         for step, x in enumerate(batches):
+            step_mistakes = [(values[step], text) for values, text in mistakes]
+            if attr == "running_var":  # each batch variance with eps added, through the running average
+                step_mistakes.append((running[step] + eps * (1 - momentum ** (step + 1)), VAR_WITH_EPS))
             expect_array(
                 got[step][attr],
                 running[step],
-                f"BatchNorm1d.{attr}",
+                f"BatchNorm1d(eps={eps}).{attr}",
                 f"momentum = {momentum}, after {step + 1} training forward passes on batches of shape {x.shape}",
                 tol=RUNNING_TOL,
-                hints=[value_hint(values[step], text) for values, text in mistakes],
+                hints=[value_hint(value, text) for value, text in step_mistakes],
             )
 
 

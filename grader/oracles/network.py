@@ -86,7 +86,8 @@ def fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
     """(losses, final params) of mini-batch SGD in the sample order, as Sequential.fit with shuffle=False.
 
     mistake "step_first" calls the optimizer before backward: each update then uses the
-    previous step's gradients (zero at first), and backward sees the updated weights.
+    previous step's gradients (zero at first), and backward sees the updated weights;
+    "loss_after_step" records each batch's loss computed again after its update.
     """
     params = {k: v.copy() for k, v in params.items()}
     grads = {k: np.zeros_like(v) for k, v in params.items()}
@@ -103,6 +104,8 @@ def fit(spec, params, X, y, lr, epochs, batch_size, mistake=None):
             else:
                 grads = _backward(inputs, spec, params, dout)[1]
                 params = {k: p - lr * grads[k] for k, p in params.items()}
+            if mistake == "loss_after_step":
+                losses[-1] = ce_loss_and_grad(_forward(xb, spec, params)[0], yb)[0]
     return losses, params
 
 

@@ -260,3 +260,16 @@ class AffineDWReshapedNotTransposed(ref.Affine):
 BUGS += [
     Bug("affine dW reshaped instead of transposed", "Affine", AffineDWReshapedNotTransposed, "reshaped"),
 ]
+
+
+class AffineRemovedReshapeKeyword(ref.Affine):
+    """np.reshape(dx, newshape=...): the keyword NumPy 2 removed."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        return np.reshape(dx.reshape(len(dx), -1), newshape=self.x_shape)
+
+
+BUGS += [
+    Bug("affine reshape with newshape=", "Affine", AffineRemovedReshapeKeyword, "NumPy 2 removed"),
+]

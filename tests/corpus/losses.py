@@ -323,3 +323,20 @@ BUGS += [
     Bug("softmax cross-entropy over the batch axis", "SoftmaxCrossEntropy", CESoftmaxDownColumns, "over the batch axis"),
     Bug("cross-entropy backward from the raw scores", "SoftmaxCrossEntropy", CEBackwardFromScores, "raw scores instead"),
 ]  # fmt: skip
+
+
+class CELabelsOrOneHotBySize(ref.SoftmaxCrossEntropy):
+    """One-hot when y has as many entries as the scores: with one class, labels pass for one-hot."""
+
+    def forward(self, scores, y):
+        scores, y = np.asarray(scores, dtype=float), np.asarray(y)
+        labels = y.argmax(axis=1) if y.size == scores.size else y.astype(int)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.probs, self.target = np.exp(log_probs), np.eye(scores.shape[1])[labels]
+        return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+BUGS += [
+    Bug("cross-entropy tells one-hot by size", "SoftmaxCrossEntropy", CELabelsOrOneHotBySize, "by y.ndim"),
+]

@@ -512,3 +512,23 @@ class DropoutOneMaskForTheBatch(ref.Dropout):
 BUGS += [
     Bug("dropout one (1, D) mask for the whole batch", "Dropout", DropoutOneMaskForTheBatch, "whole batch"),
 ]
+
+
+class BatchNormRunningVarWithEps(BatchNormSteps):
+    """var = x.var(axis=0) + eps, and that sum goes into running_var."""
+
+    def update_running(self, mean, var):
+        super().update_running(mean, var + self.eps)
+
+
+class BatchNormKeepdimsStatistics(BatchNormSteps):
+    """mean and var with keepdims=True: the running statistics become (1, D)."""
+
+    def statistics(self, x):
+        return x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+
+
+BUGS += [
+    Bug("batchnorm running_var includes eps", "BatchNorm1d", BatchNormRunningVarWithEps, "running_var includes eps"),
+    Bug("batchnorm statistics with keepdims", "BatchNorm1d", BatchNormKeepdimsStatistics, "keepdims=True"),
+]  # fmt: skip
