@@ -532,3 +532,20 @@ BUGS += [
     Bug("batchnorm running_var includes eps", "BatchNorm1d", BatchNormRunningVarWithEps, "running_var includes eps"),
     Bug("batchnorm statistics with keepdims", "BatchNorm1d", BatchNormKeepdimsStatistics, "keepdims=True"),
 ]  # fmt: skip
+
+
+class BatchNormDxWithoutVarianceTerm(BatchNormSteps):
+    """dx = gamma / (N * std) * (N * dout - sum(dout)): the path through the batch variance is missing."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        if self.batch_stats:
+            n = dout.shape[0]
+            dx_hat = dout * self.params["gamma"]
+            dx = (self.inv_std / n) * (n * dx_hat - dx_hat.sum(axis=0))
+        return dx
+
+
+BUGS += [
+    Bug("batchnorm dx without the variance path", "BatchNorm1d", BatchNormDxWithoutVarianceTerm, "dx is not"),
+]
