@@ -1,0 +1,654 @@
+"""The class report: what a batch run found across the class, as one HTML page and as JSON.
+
+    python -m tools.class_report OUTDIR [--out report.html] [--json report.json]
+
+OUTDIR is the output folder of `python -m tools.batch SUBMISSIONS --out OUTDIR`; the report
+reads its results/<student>.json. When OUTDIR/gradebook.csv exists, only the students it
+lists are reported (results of submissions that were removed from the folder stay on disk,
+out of the gradebook, and out of the report too). The HTML page (default OUTDIR/report.html)
+is self-contained: its plots are embedded PNG images, it needs no other file and no
+JavaScript, and every text that comes from a submission (names, messages, hints) is escaped.
+
+What counts
+    Statistics cover the graded submissions (record status "graded"). Submissions that
+    could not be graded ("invalid submission", "grading error") are listed apart, with the
+    reason, and count nowhere else. A check's result is passed, failed, not implemented,
+    a crash ("error": the student's code raised) or a time-out ("timeout"); crashes and
+    time-outs are counted apart from failures. A named mistake is the `mistake` identifier
+    a failing or crashing check's hint carries ("layers.dw_looks_like_transpose_expected_gradient");
+    mistakes are grouped by that identifier, never by the hint's text (hints hold numbers
+    that differ from student to student). A student counts once per mistake, however many
+    checks name it.
+
+The JSON (--json), every rate a fraction in [0, 1] and None when no graded submission has
+the thing measured:
+
+    {
+      "format": "nnkit-class-report/1",
+      "submissions": 31,              # every result in OUTDIR (that the gradebook lists)
+      "graded": 30,                   # of which graded: the statistics below cover these
+      "max_points": 223.0,            # the most points a submission can get
+      "scores": {
+        "mean_percent": 71.3, "median_percent": 74.0, "min_percent": 12.0, "max_percent": 100.0,
+        "students": [{"student": "alice", "points": 223.0, "max_points": 223.0, "percent": 100.0}, ...]
+      },                              # students sorted by name
+      "exercises": [                  # in the order the results list them (the curriculum's)
+        {"exercise": "Affine", "checks": 10, "max_points": 15.0,
+         "mean_points": 12.1, "mean_percent": 80.7,
+         "pass_rate": 0.6,            # share of students with every check of the exercise passed
+         "crashed": 1, "timed_out": 0, "not_implemented": 2,   # students with at least one such check
+         "mistakes": [                # most students first, then most checks naming it, then identifier
+           {"mistake": "layers.dw_looks_like_transpose_expected_gradient",
+            "count": 3,               # students who made it
+            "students": ["ann", "ben", "cat"],
+            "results": 6,             # check results naming it, over those students
+            "checks": ["Affine.backward_dW", "Affine.odd_shapes"],
+            "hint": "dW looks like the transpose of ..."},   # the hint text most often shown for it
+           ...],
+         "unnamed": ["dan"]},         # students with a failed check of the exercise that names no mistake
+        ...],
+      "checks": [                     # worst first: lowest pass rate, then most crashes and time-outs
+        {"id": "Affine.backward_dW", "exercise": "Affine", "max_points": 2.0, "students": 30,
+         "passed": 20, "failed": 8, "not_implemented": 1, "crashed": 1, "timed_out": 0,
+         "pass_rate": 0.667}, ...],
+      "crashes": {                    # results with status "error"
+        "results": 3, "students": ["gus"],
+        "checks": [{"id": "Relu.forward", "exercise": "Relu", "students": ["gus"],
+                    "example": "Relu.forward: your code raised ..."}, ...]},   # most students first
+      "timeouts": {...},              # the same for status "timeout"
+      "ungraded": [{"student": "zed", "status": "invalid submission", "problem": "..."}],
+      "left_out": ["old"]             # results in OUTDIR/results that the gradebook no longer lists
+    }
+
+The plots need matplotlib (`pip install -e '.[instructor]'`); the JSON alone does not.
+"""
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tools.batch import Outputs, csv_cell, write_atomic
+
+FORMAT = "nnkit-class-report/1"
+BROKEN = {"crashes": "error", "timeouts": "timeout"}  # report key -> check status
+STATUS_COUNTS = {  # check status -> the count it adds to in a check's summary
+    "passed": "passed",
+    "failed": "failed",
+    "not implemented": "not_implemented",
+    "error": "crashed",
+    "timeout": "timed_out",
+}
+
+
+class ReportError(Exception):
+    """OUTDIR cannot be reported on (missing, or holding no results); the message is one line."""
+
+
+# -- reading a batch result ---------------------------------------------------------------------
+def gradebook_students(outdir):
+    """The student column of OUTDIR/gradebook.csv as written (formula-escaped), or None without one."""
+    path = Path(outdir) / "gradebook.csv"
+    try:
+        with open(path, encoding="utf-8", errors="backslashreplace", newline="") as f:
+            return {row.get("student") for row in csv.DictReader(f)}
+    except FileNotFoundError:
+        return None
+
+
+def as_in_gradebook(name):
+    """A student's name as gradebook.csv holds it: formula-escaped, a lone surrogate as \\udXXX."""
+    return csv_cell(name).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def load_records(outdir):
+    """(records, left_out): the batch records of `outdir` the gradebook lists, and the names it does not."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise ReportError(f"no folder {outdir}: give the --out folder of python -m tools.batch")
+    records = Outputs(outdir).records()
+    if not records:
+        raise ReportError(
+            f"{outdir / 'results'} holds no results: run python -m tools.batch SUBMISSIONS --out {outdir} first"
+        )
+    listed = gradebook_students(outdir)
+    if listed is None:
+        return records, []
+    kept = [r for r in records if as_in_gradebook(r["student"]) in listed]
+    left_out = sorted(r["student"] for r in records if as_in_gradebook(r["student"]) not in listed)
+    return kept, left_out
+
+
+# -- the numbers ----------------------------------------------------------------------------------
+def _rate(part, whole):
+    """part / whole rounded, or None when whole is 0."""
+    return round(part / whole, 4) if whole else None
+
+
+def _percent(points, possible):
+    """points as a percent of possible (0 when nothing is possible)."""
+    return round(100 * points / possible, 2) if possible else 0.0
+
+
+def _mean(values):
+    """The mean of values, or None for none."""
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def _results(record):
+    """The check results of a record (dicts), skipping anything that is not one."""
+    return [r for r in record.get("results") or [] if isinstance(r, dict) and "id" in r]
+
+
+def _first_line(text):
+    """The first non-empty line of text, or an empty string."""
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def in_order(values):
+    """`values` without repeats, in the order they first appear."""
+    return list(dict.fromkeys(values))
+
+
+def score_of(record):
+    """{student, points, max_points, percent} of one record."""
+    results = _results(record)
+    points = sum(float(r.get("points") or 0) for r in results)
+    possible = sum(float(r.get("max_points") or 0) for r in results)
+    return {
+        "student": record["student"],
+        "points": points,
+        "max_points": possible,
+        "percent": _percent(points, possible),
+    }
+
+
+def score_summary(graded):
+    """Mean, median, lowest and highest percent of the graded records, and each student's score."""
+    students = sorted((score_of(r) for r in graded), key=lambda s: s["student"])
+    percents = [s["percent"] for s in students]
+    summary = {
+        "mean_percent": round(statistics.fmean(percents), 2) if percents else None,
+        "median_percent": round(statistics.median(percents), 2) if percents else None,
+        "min_percent": min(percents, default=None),
+        "max_percent": max(percents, default=None),
+    }
+    return {**summary, "students": students}
+
+
+def exercise_results(graded, exercise):
+    """[(student, [results of `exercise`])] for the graded records that have the exercise."""
+    pairs = []
+    for record in graded:
+        mine = [r for r in _results(record) if r.get("exercise") == exercise]
+        if mine:
+            pairs.append((record["student"], mine))
+    return pairs
+
+
+def named_mistakes(pairs):
+    """The mistakes named in one exercise's results, most students first (see the module docstring)."""
+    students, results, checks, hints = {}, Counter(), {}, {}
+    for student, mine in pairs:
+        for r in mine:
+            mistake = r.get("mistake")
+            if r.get("status") == "passed" or not isinstance(mistake, str) or not mistake:
+                continue
+            students.setdefault(mistake, set()).add(student)
+            results[mistake] += 1
+            checks.setdefault(mistake, []).append(r["id"])
+            hints.setdefault(mistake, Counter())[r.get("hint") or ""] += 1
+    ranked = sorted(students, key=lambda m: (-len(students[m]), -results[m], m))
+    return [
+        {
+            "mistake": m,
+            "count": len(students[m]),
+            "students": sorted(students[m]),
+            "results": results[m],
+            "checks": in_order(checks[m]),
+            "hint": hints[m].most_common(1)[0][0],
+        }
+        for m in ranked
+    ]
+
+
+def exercise_summary(graded, exercise):
+    """Mean score, pass rate, students with crashes, time-outs and stubs, and named mistakes of one exercise."""
+    pairs = exercise_results(graded, exercise)
+
+    def students_with(status):
+        return sum(any(r.get("status") == status for r in mine) for _, mine in pairs)
+
+    points = [sum(float(r.get("points") or 0) for r in mine) for _, mine in pairs]
+    possible = max((sum(float(r.get("max_points") or 0) for r in mine) for _, mine in pairs), default=0.0)
+    mean_points = _mean(points)
+    unnamed = {
+        student
+        for student, mine in pairs
+        for r in mine
+        if r.get("status") == "failed" and not r.get("mistake")
+    }
+    return {
+        "exercise": exercise,
+        "checks": max((len(mine) for _, mine in pairs), default=0),
+        "max_points": possible,
+        "mean_points": mean_points,
+        "mean_percent": _percent(mean_points, possible) if mean_points is not None else None,
+        "pass_rate": _rate(
+            sum(all(r.get("status") == "passed" for r in mine) for _, mine in pairs), len(pairs)
+        ),
+        "crashed": students_with("error"),
+        "timed_out": students_with("timeout"),
+        "not_implemented": students_with("not implemented"),
+        "mistakes": named_mistakes(pairs),
+        "unnamed": sorted(unnamed),
+    }
+
+
+def check_summaries(graded):
+    """Every check's counts and pass rate, worst first."""
+    counts, order = {}, []
+    for record in graded:
+        for r in _results(record):
+            if r["id"] not in counts:
+                order.append(r["id"])
+                counts[r["id"]] = {
+                    "id": r["id"],
+                    "exercise": r.get("exercise"),
+                    "max_points": float(r.get("max_points") or 0),
+                    "students": 0,
+                    **dict.fromkeys(STATUS_COUNTS.values(), 0),
+                }
+            entry = counts[r["id"]]
+            entry["students"] += 1
+            entry[STATUS_COUNTS.get(r.get("status"), "failed")] += 1  # an unknown status is no pass
+    for entry in counts.values():
+        entry["pass_rate"] = _rate(entry["passed"], entry["students"])
+    position = {check_id: i for i, check_id in enumerate(order)}
+    return sorted(
+        counts.values(),
+        key=lambda e: (
+            e["pass_rate"] if e["pass_rate"] is not None else 2.0,
+            -(e["crashed"] + e["timed_out"]),
+            position[e["id"]],
+        ),
+    )
+
+
+def broken_results(graded, status):
+    """The results with `status` ("error" or "timeout"): how many, which students, and per check."""
+    per_check, total, students = {}, 0, set()
+    for record in graded:
+        for r in _results(record):
+            if r.get("status") != status:
+                continue
+            total += 1
+            students.add(record["student"])
+            entry = per_check.setdefault(
+                r["id"],
+                {
+                    "id": r["id"],
+                    "exercise": r.get("exercise"),
+                    "students": [],
+                    "example": _first_line(r.get("message")),
+                },
+            )
+            if record["student"] not in entry["students"]:
+                entry["students"].append(record["student"])
+    checks = sorted(per_check.values(), key=lambda e: -len(e["students"]))  # stable: curriculum order
+    for entry in checks:
+        entry["students"].sort()
+    return {"results": total, "students": sorted(students), "checks": checks}
+
+
+def build_report(records, left_out=()):
+    """The class report of batch `records` (dicts as in OUTDIR/results/*.json) as a JSON-ready dict."""
+    graded = [r for r in records if r.get("status") == "graded"]
+    exercises = in_order(r.get("exercise") for record in graded for r in _results(record))
+    return {
+        "format": FORMAT,
+        "submissions": len(records),
+        "graded": len(graded),
+        "max_points": max((score_of(r)["max_points"] for r in graded), default=0.0),
+        "scores": score_summary(graded),
+        "exercises": [exercise_summary(graded, e) for e in exercises],
+        "checks": check_summaries(graded),
+        **{key: broken_results(graded, status) for key, status in BROKEN.items()},
+        "ungraded": sorted(
+            (
+                {
+                    "student": r["student"],
+                    "status": str(r.get("status")),
+                    "problem": str(r.get("problem") or ""),
+                }
+                for r in records
+                if r.get("status") != "graded"
+            ),
+            key=lambda u: u["student"],
+        ),
+        "left_out": sorted(left_out),
+    }
+
+
+# -- plots -----------------------------------------------------------------------------------------
+def _figure(width, height):
+    """A matplotlib Figure drawn by the Agg canvas (no pyplot, no global state)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ReportError("the report's plots need matplotlib: pip install -e '.[instructor]'") from None
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def png_data_uri(figure):
+    """The figure as a data: URI of a PNG image."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def score_histogram(report):
+    """A histogram of the graded submissions' scores (percent of the maximum, ten bins)."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _figure(7, 3.4)
+    ax = figure.subplots()
+    percents = [s["percent"] for s in report["scores"]["students"]]
+    ax.hist(percents, bins=[10 * i for i in range(11)], color="#4c72b0", edgecolor="white")
+    ax.set(
+        title=f"Score distribution ({report['graded']} graded submissions)",
+        xlabel="score (% of the maximum)",
+        ylabel="students",
+        xlim=(0, 100),
+    )
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return png_data_uri(figure)
+
+
+def exercise_chart(report):
+    """Horizontal bars per exercise: mean score and pass rate, both in percent."""
+    exercises = report["exercises"]
+    figure = _figure(7, 1.2 + 0.32 * max(len(exercises), 1))
+    ax = figure.subplots()
+    rows = list(range(len(exercises)))
+    means = [e["mean_percent"] or 0 for e in exercises]
+    passes = [100 * (e["pass_rate"] or 0) for e in exercises]
+    ax.barh([y - 0.2 for y in rows], means, height=0.4, label="mean score", color="#4c72b0")
+    ax.barh([y + 0.2 for y in rows], passes, height=0.4, label="pass rate", color="#dd8452")
+    ax.set_yticks(rows, [e["exercise"] for e in exercises], parse_math=False)
+    ax.invert_yaxis()
+    ax.set(title="Per exercise: mean score and pass rate", xlabel="% of graded submissions", xlim=(0, 100))
+    ax.legend(loc="lower right")
+    return png_data_uri(figure)
+
+
+# -- HTML --------------------------------------------------------------------------------------------
+class Raw(str):
+    """HTML this module wrote itself: placed as it is, never escaped again."""
+
+
+def esc(value):
+    """`value` as HTML text: escaped unless it is Raw."""
+    return value if isinstance(value, Raw) else html.escape(str(value), quote=True)
+
+
+def table(headers, rows, numeric=()):
+    """An HTML table; cells are escaped unless Raw; columns in `numeric` are right-aligned."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>\n"
+        for row in rows
+    )
+    return Raw(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n")
+
+
+def pct(value, digits=0):
+    """A rate in [0, 1] as a percent ("67 %"), or a dash for None."""
+    return "–" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def counted(n, noun):
+    """`n` and the noun, plural unless n is 1: counted(3, "check") is "3 checks"."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def names(students):
+    """Student names as one comma-separated line, or a dash for none."""
+    return ", ".join(students) if students else "–"
+
+
+def image(uri, alt):
+    """An <img> of a data: URI."""
+    return Raw(f'<img src="{esc(uri)}" alt="{esc(alt)}">')
+
+
+def summary_section(report):
+    """The headline numbers as a list."""
+    scores = report["scores"]
+    items = [
+        f"{counted(report['submissions'], 'submission')}, {report['graded']} graded, "
+        f"{len(report['ungraded'])} could not be graded",
+        f"{counted(report['crashes']['results'], 'crashed check')} "
+        f"in {counted(len(report['crashes']['students']), 'submission')}, "
+        f"{counted(report['timeouts']['results'], 'timed-out check')} "
+        f"in {counted(len(report['timeouts']['students']), 'submission')}",
+    ]
+    if report["graded"]:
+        items.insert(
+            1,
+            f"score: mean {scores['mean_percent']:.1f} %, median {scores['median_percent']:.1f} %, "
+            f"lowest {scores['min_percent']:.1f} %, highest {scores['max_percent']:.1f} % "
+            f"(of {report['max_points']:g} points)",
+        )
+    if report["left_out"]:
+        items.append(f"left out, in results/ but not in the gradebook: {names(report['left_out'])}")
+    return Raw("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>\n")
+
+
+def distribution_section(report):
+    """The score histogram."""
+    if not report["graded"]:
+        return Raw("<p>No submission could be graded.</p>\n")
+    return image(score_histogram(report), "histogram of the graded submissions' scores")
+
+
+def exercise_section(report):
+    """The per-exercise bar chart and table."""
+    rows = [
+        (
+            e["exercise"],
+            e["checks"],
+            f"{e['mean_points']:.2f} / {e['max_points']:g}" if e["mean_points"] is not None else "–",
+            "–" if e["mean_percent"] is None else f"{e['mean_percent']:.0f} %",
+            pct(e["pass_rate"]),
+            e["crashed"],
+            e["timed_out"],
+            e["not_implemented"],
+        )
+        for e in report["exercises"]
+    ]
+    headers = (
+        "exercise",
+        "checks",
+        "mean points",
+        "mean",
+        "pass rate",
+        "crashed",
+        "timed out",
+        "not implemented",
+    )
+    chart = image(exercise_chart(report), "bar chart of each exercise's mean score and pass rate")
+    return Raw(chart + table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
+
+
+def check_section(report):
+    """Every check's pass rate and counts, worst first."""
+    rows = [
+        (
+            Raw(f"<code>{esc(c['id'])}</code>"),
+            pct(c["pass_rate"]),
+            c["passed"],
+            c["failed"],
+            c["not_implemented"],
+            c["crashed"],
+            c["timed_out"],
+            c["students"],
+        )
+        for c in report["checks"]
+    ]
+    headers = ("check", "pass rate", "passed", "failed", "not implemented", "crashed", "timed out", "graded")
+    return table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7})
+
+
+def mistake_item(mistake, graded):
+    """One named mistake: identifier, how many students, where, the hint, who."""
+    return Raw(
+        "<li>"
+        f"<code>{esc(mistake['mistake'])}</code>: <strong>{mistake['count']}</strong> of {graded} graded students"
+        f' <span class="quiet">({esc(", ".join(mistake["checks"]))})</span>'
+        f"<blockquote>{esc(mistake['hint'])}</blockquote>"
+        f'<p class="students">{esc(names(mistake["students"]))}</p>'
+        "</li>\n"
+    )
+
+
+def mistake_section(report):
+    """For each exercise, its named mistakes ranked by how many students made them."""
+    parts = []
+    for e in report["exercises"]:
+        if not e["mistakes"] and not e["unnamed"]:
+            continue
+        parts.append(f"<h3>{esc(e['exercise'])}</h3>\n")
+        if e["mistakes"]:
+            parts.append(
+                "<ol>" + "".join(mistake_item(m, report["graded"]) for m in e["mistakes"]) + "</ol>\n"
+            )
+        if e["unnamed"]:
+            parts.append(
+                f"<p>Failed a check that names no mistake: {len(e['unnamed'])} "
+                f'(<span class="students">{esc(names(e["unnamed"]))}</span>)</p>\n'
+            )
+    return Raw("".join(parts) or "<p>No check named a mistake.</p>\n")
+
+
+def broken_section(report, key, what):
+    """The crashes or the time-outs: how many, who, and per check an example."""
+    broken = report[key]
+    if not broken["checks"]:
+        return Raw(f"<p>No check {esc(what)}.</p>\n")
+    intro = (
+        f"<p>{counted(broken['results'], 'check')} {esc(what)} "
+        f"in {counted(len(broken['students']), 'submission')}: "
+        f'<span class="students">{esc(names(broken["students"]))}</span></p>\n'
+    )
+    rows = [
+        (Raw(f"<code>{esc(c['id'])}</code>"), len(c["students"]), names(c["students"]), c["example"])
+        for c in broken["checks"]
+    ]
+    return Raw(intro + table(("check", "students", "who", "for example"), rows, numeric={1}))
+
+
+def ungraded_section(report):
+    """The submissions that could not be graded, with the reason."""
+    if not report["ungraded"]:
+        return Raw("<p>Every submission was graded.</p>\n")
+    rows = [(u["student"], u["status"], u["problem"]) for u in report["ungraded"]]
+    return table(("student", "status", "reason"), rows)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.55rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; white-space: nowrap; }
+img { max-width: 100%; height: auto; display: block; margin: 0.8rem 0; }
+blockquote { margin: 0.3rem 0 0.3rem 1rem; color: #444; font-style: italic; }
+.quiet { color: #777; font-size: 0.88rem; } .students { color: #333; font-size: 0.9rem; }
+code { font-size: 0.9em; }
+"""
+
+
+def render_html(report, title="Class report"):
+    """The report as one self-contained HTML page (plots embedded, no scripts, student text escaped)."""
+    sections = [
+        ("Summary", summary_section(report)),
+        ("Score distribution", distribution_section(report)),
+        ("Exercises: mean score and pass rate", exercise_section(report)),
+        ("Checks, worst first", check_section(report)),
+        ("Named mistakes per exercise, most students first", mistake_section(report)),
+        ("Crashes", broken_section(report, "crashes", "crashed")),
+        ("Time-outs", broken_section(report, "timeouts", "timed out")),
+        ("Submissions that could not be graded", ungraded_section(report)),
+    ]
+    body = "".join(
+        f"<section>\n<h2>{esc(heading)}</h2>\n{content}</section>\n" for heading, content in sections
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n{body}</body>\n</html>\n"
+    )
+
+
+# -- command line ------------------------------------------------------------------------------------
+EXAMPLE = """example:
+  python -m tools.batch submissions --out graded
+  python -m tools.class_report graded --json graded/report.json
+  (then open graded/report.html in a browser)"""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.class_report",
+        description=(
+            "Turn a batch result (the --out folder of python -m tools.batch) into a class report:\n"
+            "score distribution, per-exercise mean score and pass rate, every check's pass rate\n"
+            "worst first, the named mistakes of each exercise ranked by how many students made\n"
+            "them, crashes, time-outs and the submissions that could not be graded."
+        ),
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("outdir", metavar="OUTDIR", help="the output folder of python -m tools.batch")
+    parser.add_argument("--out", metavar="HTML", help="the HTML page to write (default OUTDIR/report.html)")
+    parser.add_argument("--json", metavar="JSON", help="also write the report's numbers as JSON here")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    html_path = Path(args.out) if args.out else Path(args.outdir) / "report.html"
+    try:
+        records, left_out = load_records(args.outdir)
+        report = build_report(records, left_out)
+        page = render_html(report, title=f"Class report: {Path(args.outdir).resolve().name}")
+        write_atomic(html_path, page)
+        if args.json:
+            write_atomic(args.json, json.dumps(report, indent=2) + "\n")
+    except (ReportError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    written = [str(html_path)] + ([args.json] if args.json else [])
+    print(f"reported {report['submissions']} submissions ({report['graded']} graded): {', '.join(written)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
