@@ -5,7 +5,7 @@ and outside tools rely on these names.
 """
 
 from .base import Layer
-from .conv import Conv2d, MaxPool2d
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .functions import (
     cross_entropy,
     gradient_descent,
@@ -32,7 +32,7 @@ __all__ = [
     "MulLayer", "AddLayer",
     "Layer", "Affine", "Relu", "Sigmoid", "Tanh", "Flatten", "Dropout", "BatchNorm1d",
     "SoftmaxCrossEntropy", "MSELoss",
-    "Conv2d", "MaxPool2d",
+    "Conv2d", "MaxPool2d", "AvgPool2d",
     "SGD", "Momentum", "AdaGrad", "RMSProp", "Adam",
     "xavier_init", "he_init",
     "Sequential",

@@ -1,4 +1,4 @@
-"""Chapter 7: convolution and max pooling on (N, C, H, W) inputs.
+"""Chapter 7: convolution, max pooling and average pooling on (N, C, H, W) inputs.
 
 Output size along one axis: (H + 2 * padding - kernel_size) // stride + 1.
 """
@@ -83,3 +83,31 @@ class MaxPool2d(Layer):
     def backward(self, dout):
         dout = as_float_array(dout, "dout")
         raise NotImplementedError("MaxPool2d.backward: route each dout entry to its window's argmax, adding where windows overlap")
+
+
+class AvgPool2d(Layer):
+    """Average pooling over K x K windows with stride S (S defaults to K).
+
+    x: (N, C, H, W) -> out: (N, C, H', W') with H' = (H - K) // S + 1, each output the
+    mean of the K * K cells of its window. Backward gives every cell of a window an equal
+    share dout / (K * K) of that window's gradient; overlapping windows add up, and cells
+    in no window get 0.
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = int_at_least(kernel_size, 1, "kernel_size", "AvgPool2d")
+        self.stride = self.kernel_size if stride is None else int_at_least(stride, 1, "stride", "AvgPool2d")
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> out: (N, C, H', W')."""
+        x = as_float_array(x)
+        expect_ndim(x, 4, "AvgPool2d", "(N, C, H, W)")
+        for size in x.shape[2:]:
+            output_size(size, self.kernel_size, self.stride, 0, "AvgPool2d")
+        raise NotImplementedError("AvgPool2d.forward: average every K x K window (window (i, j) starts at (i * S, j * S))")
+
+    def backward(self, dout):
+        """dout: (N, C, H', W') -> dx: (N, C, H, W)."""
+        dout = as_float_array(dout, "dout")
+        raise NotImplementedError("AvgPool2d.backward: give each cell of a window dout / (K * K), adding where windows overlap")

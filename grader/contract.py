@@ -30,6 +30,7 @@ SIGNATURES = {
     "MSELoss": [],
     "Conv2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding", "rng"],
     "MaxPool2d": ["kernel_size", "stride"],
+    "AvgPool2d": ["kernel_size", "stride"],
     "SGD": ["lr", "weight_decay"],
     "Momentum": ["lr", "momentum", "weight_decay"],
     "AdaGrad": ["lr", "eps", "weight_decay"],

@@ -337,13 +337,20 @@ class Worker:
         return fn(*args, **kwargs)
 
     def handle(self, request, blobs):
-        """Run one request; return (reply header fields, blobs)."""
+        """Run one request; return (reply header fields, blobs).
+
+        Arenas the request retires are let go after it ran: its own inputs may still lie in them."""
+        try:
+            return self.run_request(request, blobs)
+        finally:
+            for key in request.get("retire", []):  # arrays still using it keep it mapped
+                self.arenas.pop(key, None)
+
+    def run_request(self, request, blobs):
         op = request["op"]
         out_blobs, reply = [], {}
         if request.get("reset"):
             self.objects.clear()
-        for key in request.get("retire", []):  # arrays still using it keep it mapped
-            self.arenas.pop(key, None)
         if request.get("arenas"):
             self.map_arenas(request["arenas"])
         for key, value in request.get("store", []):  # the trusted side's put()s

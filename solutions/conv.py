@@ -1,4 +1,4 @@
-"""Chapter 7: convolution and max pooling on (N, C, H, W) inputs.
+"""Chapter 7: convolution, max pooling and average pooling on (N, C, H, W) inputs.
 
 Output size along one axis: (H + 2 * padding - kernel_size) // stride + 1.
 """
@@ -183,5 +183,42 @@ class MaxPool2d(Layer):
         k = self.kernel_size
         first_max = self.argmax[..., None] == np.arange(k * k)  # (N, C, H', W', K * K): one True per window
         dwin = (first_max * dout[..., None]).reshape(*dout.shape, k, k)  # (N, C, H', W', K, K)
+        return scatter_windows(dwin, self.x_shape, self.stride)  # (N, C, H, W)
+        ### END SOLUTION
+
+
+class AvgPool2d(Layer):
+    """Average pooling over K x K windows with stride S (S defaults to K).
+
+    x: (N, C, H, W) -> out: (N, C, H', W') with H' = (H - K) // S + 1, each output the
+    mean of the K * K cells of its window. Backward gives every cell of a window an equal
+    share dout / (K * K) of that window's gradient; overlapping windows add up, and cells
+    in no window get 0.
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = int_at_least(kernel_size, 1, "kernel_size", "AvgPool2d")
+        self.stride = self.kernel_size if stride is None else int_at_least(stride, 1, "stride", "AvgPool2d")
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> out: (N, C, H', W')."""
+        x = as_float_array(x)
+        expect_ndim(x, 4, "AvgPool2d", "(N, C, H, W)")
+        for size in x.shape[2:]:
+            output_size(size, self.kernel_size, self.stride, 0, "AvgPool2d")
+        ### BEGIN SOLUTION: average every K x K window (window (i, j) starts at (i * S, j * S))
+        self.x_shape = x.shape
+        win = windows(x, self.kernel_size, self.stride)  # (N, C, H', W', K, K), a view: no copy
+        return win.mean(axis=(4, 5))  # (N, C, H', W')
+        ### END SOLUTION
+
+    def backward(self, dout):
+        """dout: (N, C, H', W') -> dx: (N, C, H, W)."""
+        dout = as_float_array(dout, "dout")
+        ### BEGIN SOLUTION: give each cell of a window dout / (K * K), adding where windows overlap
+        k = self.kernel_size
+        share = dout / (k * k)  # (N, C, H', W'): what each cell of a window receives
+        dwin = np.broadcast_to(share[..., None, None], (*dout.shape, k, k))  # (N, C, H', W', K, K)
         return scatter_windows(dwin, self.x_shape, self.stride)  # (N, C, H, W)
         ### END SOLUTION

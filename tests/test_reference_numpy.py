@@ -23,6 +23,7 @@ from solutions import (
     Adam,
     AddLayer,
     Affine,
+    AvgPool2d,
     BatchNorm1d,
     Conv2d,
     Dropout,
@@ -377,6 +378,22 @@ def naive_maxpool_backward(dout, x, K, stride):
     return dx
 
 
+def naive_avgpool_forward(x, K, stride):
+    N, C, Hh, Ww = x.shape
+    Ho, Wo = (Hh - K) // stride + 1, (Ww - K) // stride + 1
+    out = np.zeros((N, C, Ho, Wo))
+    for n, c, i, j in np.ndindex(out.shape):
+        out[n, c, i, j] = x[n, c, i * stride : i * stride + K, j * stride : j * stride + K].sum() / (K * K)
+    return out
+
+
+def naive_avgpool_backward(dout, x_shape, K, stride):
+    dx = np.zeros(x_shape)
+    for n, c, i, j in np.ndindex(dout.shape):
+        dx[n, c, i * stride : i * stride + K, j * stride : j * stride + K] += dout[n, c, i, j] / (K * K)
+    return dx
+
+
 def scipy_conv(x, W, b, stride, pad):
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     N, C = x.shape[:2]
@@ -483,6 +500,28 @@ def test_maxpool_matches_explicit_loops(K, stride, Hh, Ww):
     np.testing.assert_array_equal(out, naive_maxpool_forward(x, K, stride))
     dout = rng.standard_normal(out.shape)
     np.testing.assert_allclose(pool.backward(dout), naive_maxpool_backward(dout, x, K, stride), atol=1e-12)
+
+
+@pytest.mark.parametrize("K, stride, Hh, Ww", POOL_CASES)
+def test_avgpool_matches_explicit_loops(K, stride, Hh, Ww):
+    rng = np.random.default_rng(K * 10 + stride + 1)
+    x = rng.standard_normal((2, 3, Hh, Ww))
+    pool = AvgPool2d(K, stride)
+    out = pool.forward(x)
+    np.testing.assert_allclose(out, naive_avgpool_forward(x, K, stride), atol=1e-14)
+    dout = rng.standard_normal(out.shape)
+    dx = naive_avgpool_backward(dout, x.shape, K, stride)
+    np.testing.assert_allclose(pool.backward(dout), dx, atol=1e-14)
+
+
+def test_avgpool_stride_defaults_to_kernel_size_and_keeps_float32():
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    pool = AvgPool2d(2)
+    out = pool.forward(x)
+    np.testing.assert_array_equal(out, [[[[2.5, 4.5], [10.5, 12.5]]]])
+    assert out.dtype == np.float32
+    dx = pool.backward(np.ones((1, 1, 2, 2), dtype=np.float32))
+    np.testing.assert_array_equal(dx, np.full((1, 1, 4, 4), 0.25))
 
 
 def test_maxpool_stride_defaults_to_kernel_size():
@@ -675,6 +714,12 @@ def test_maxpool_gradients(K, stride):
     check_layer_gradients(MaxPool2d(K, stride), x)
 
 
+@pytest.mark.parametrize("K, stride", [(2, 2), (3, 1), (3, 2), (2, 3)], ids=["k2s2", "k3s1", "k3s2", "k2s3"])
+def test_avgpool_gradients(K, stride):
+    x = np.random.default_rng(22).standard_normal((2, 2, 7, 6))
+    check_layer_gradients(AvgPool2d(K, stride), x)
+
+
 def test_sequential_backward_gradients():
     rng = np.random.default_rng(23)
     drop = Dropout(p=0.25)
@@ -737,6 +782,7 @@ def _layer_cases():
             rng.standard_normal((2, 2, 5, 6)),
         ),
         "maxpool": (lambda: MaxPool2d(3, 2), distinct_values(rng, (2, 2, 5, 7))),
+        "avgpool": (lambda: AvgPool2d(3, 2), rng.standard_normal((2, 2, 5, 7))),
         "sequential": (
             lambda: Sequential(Affine(5, 4, rng=np.random.default_rng(0)), Tanh(), Affine(4, 2)),
             rng.standard_normal((3, 5)),
@@ -999,6 +1045,13 @@ def test_conv_channel_mismatch():
 def test_conv_kernel_larger_than_padded_input():
     with pytest.raises(ValueError, match=r"kernel_size 5.*padded input \(4\)"):
         Conv2d(1, 1, 5, padding=1, rng=np.random.default_rng(0)).forward(np.zeros((1, 1, 2, 6)))
+
+
+def test_avgpool_wrong_rank_and_window_larger_than_input():
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\).*\(4, 4\)"):
+        AvgPool2d(2).forward(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"kernel_size 3.*\(2\)"):
+        AvgPool2d(3).forward(np.zeros((1, 1, 2, 5)))
 
 
 def test_maxpool_wrong_rank():

@@ -11,6 +11,7 @@ from solutions import (  # noqa: E402
     AdaGrad,
     Adam,
     Affine,
+    AvgPool2d,
     BatchNorm1d,
     Conv2d,
     MaxPool2d,
@@ -98,6 +99,24 @@ def test_maxpool2d_matches_torch(K, stride, Hh, Ww):
     ref = F.max_pool2d(xt, K, stride)
     out = pool.forward(x)
     close(out, ref, atol=0, rtol=0)
+    dout = rng.standard_normal(out.shape)
+    ref.backward(t64(dout))
+    close(pool.backward(dout), xt.grad)
+
+
+@pytest.mark.parametrize(
+    "K, stride, Hh, Ww",
+    [(2, 2, 6, 8), (2, 1, 5, 6), (3, 1, 7, 5), (3, 2, 7, 9), (2, 3, 8, 7), (4, 2, 9, 10), (1, 2, 5, 4)],
+    ids=["k2s2", "k2s1", "k3s1", "k3s2", "k2s3", "k4s2", "k1s2"],
+)
+def test_avgpool2d_matches_torch(K, stride, Hh, Ww):
+    rng = np.random.default_rng(K * 10 + stride + 1)
+    x = rng.standard_normal((2, 3, Hh, Ww))
+    pool = AvgPool2d(K, stride)
+    xt = t64(x, True)
+    ref = F.avg_pool2d(xt, K, stride)
+    out = pool.forward(x)
+    close(out, ref)
     dout = rng.standard_normal(out.shape)
     ref.backward(t64(dout))
     close(pool.backward(dout), xt.grad)

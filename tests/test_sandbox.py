@@ -297,3 +297,14 @@ def test_a_killed_grading_process_leaves_no_files(tmp_path):
     while sandbox_dir.parent.parent.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not sandbox_dir.exists() and not sandbox_dir.parent.parent.exists()
+
+
+def test_an_arena_retired_by_a_request_still_serves_that_requests_inputs(monkeypatch):
+    """Small arenas fill within one request (several stored arrays): the arena it retires must
+    still hold the inputs placed in it earlier in that same request."""
+    import grader.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "ARENA_BYTES", 4096)
+    results = grade_isolated(ROOT / "solutions", checks=["Adam", "Sequential"], seed=SEED)
+    failed = [r.text() for r in results if not r.passed]
+    assert results and not failed, failed

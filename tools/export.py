@@ -53,7 +53,7 @@ CHAPTERS = {
     4: ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine", "SoftmaxCrossEntropy", "MSELoss"),
     5: ("Sequential", "SGD"),
     6: ("Momentum", "AdaGrad", "RMSProp", "Adam", "xavier_init", "he_init", "Dropout", "BatchNorm1d"),
-    7: ("Conv2d", "MaxPool2d", "Flatten"),
+    7: ("Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"),
 }
 # Exercises whose checks run the student's own code of other exercises.
 NEEDS = {

@@ -1,4 +1,4 @@
-"""Checks for Conv2d and MaxPool2d.
+"""Checks for Conv2d, MaxPool2d and AvgPool2d.
 
 Expected values come from the oracles "conv.*" (a cross-correlation that loops over
 kernel offsets, a max pool that loops over windows) and their float64 central-difference
@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..expect import GRAD_TOL, expect_array, expect_untouched, given_shapes
-from ..expected import expected
+from ..expected import expected, recording
 from ..hints import FLOAT_AS_INT, mistake_of, named
 from ..numeric import rel_error
 from ..registry import check
@@ -84,7 +84,14 @@ class Probe(NamedTuple):
 
 
 def probe_hint(t, case, probes, right_for):
-    """The text of the first of probes(case) whose evidence right_for(t, case) confirms, or None."""
+    """The text of the first of probes(case) whose evidence right_for(t, case) confirms, or None.
+
+    While a kit is recorded, every probe case is judged (not only up to the first confirmed
+    probe), so the kit holds the expected values of them all."""
+    if recording():
+        for right, wrong, _ in probes(case):
+            for probe_case in (*right, *wrong):
+                right_for(t, probe_case)
     for right, wrong, text in probes(case):
         if all(right_for(t, c) for c in right) and not any(right_for(t, c) for c in wrong):
             return text
@@ -355,6 +362,8 @@ def conv_output_shape(t):
         layer = make(t, "Conv2d", 2, 3, k, stride=s, padding=p, rng=Rng(2))
         x = rng.standard_normal((2, 2, h, w))
         settings = f"x of shape {x.shape}, kernel_size={k}, stride={s}, padding={p}"
+        if recording():  # a crash below is named by this case's probes: a kit must hold their answers
+            probe_hint(t, ConvCase(2, 2, 3, h, w, k, s, p), conv_probes, conv_right_for(None))
         try:
             out = layer.call("forward", x)
         except Exception as error:  # noqa: BLE001 - (a time-out is a BaseException: it passes)
@@ -757,9 +766,10 @@ def distinct_values(rng, shape):
     return x
 
 
-def build_pool(t, case, seed=0):
+def build_pool(t, case, seed=0, name="MaxPool2d"):
+    """(the student's pooling layer `name`, x, dout) of `case`."""
     rng = data_rng(2000 + seed + case_seed(case))
-    layer = make(t, "MaxPool2d", case.k) if case.s is None else make(t, "MaxPool2d", case.k, stride=case.s)
+    layer = make(t, name, case.k) if case.s is None else make(t, name, case.k, stride=case.s)
     x = distinct_values(rng, (case.n, case.c, case.h, case.w))
     out_h, out_w = (case.h - case.k) // case.stride + 1, (case.w - case.k) // case.stride + 1
     return layer, x, spread(rng, (case.n, case.c, out_h, out_w), 0.5, 2.0)
@@ -1038,3 +1048,193 @@ def pool_no_mutation(t):
         with naming_crashes(t, case, pool_probes, pool_right_for("x")):
             layer, x, dout = build_pool(t, case, seed=1)
             run_layer(t, layer, x, dout, "MaxPool2d")
+
+
+# ============================================================================ AvgPool2d
+# The pooling cases of MaxPool2d (PoolCase, POOL_*), with the student's AvgPool2d. Expected values:
+# the oracle "conv.avg_pool" (a loop over windows) and its numerical gradients.
+def build_avg_pool(t, case, seed=0):
+    return build_pool(t, case, seed, name="AvgPool2d")
+
+
+def avg_pool_settings(case):
+    """The keyword arguments of the oracle "conv.avg_pool" for `case`."""
+    return {"k": case.k, "s": case.stride}
+
+
+AVG_DIVIDED_BY_K = named(
+    "avgpool.divided_by_k",
+    "divided by K, but a window has K * K cells: the mean is the window's sum / (K * K), "
+    "and backward gives each cell dout / (K * K)",
+)
+AVG_DIVIDED_BY_WINDOWS = named(
+    "avgpool.divided_by_window_count",
+    "divided by the number of windows (H' * W'): a window's mean divides its own sum by its K * K cells",
+)
+AVG_NOT_DIVIDED = named(
+    "avgpool.sum_not_divided",
+    "the window's sum is not divided by K * K: average pooling keeps the mean, sum / (K * K), "
+    "and backward gives each cell dout / (K * K)",
+)
+AVG_MAX_TAKEN = named(
+    "avgpool.max_taken", "the window's maximum is taken: average pooling keeps the mean of the window"
+)
+AVG_STRIDE_IGNORED = named(
+    "avgpool.stride_ignored",
+    "the stride is ignored: window (i, j) starts at (i * stride, j * stride), in forward and in backward",
+)
+AVG_ONE_CELL = named(
+    "avgpool.gradient_to_one_cell",
+    "the gradient is not spread over the window: every one of its K * K cells took part in the mean, "
+    "so each gets dout / (K * K), not just one cell",
+)
+AVG_OVERWRITTEN = named(
+    "avgpool.overlap_overwritten",
+    "overlapping windows must add their gradients: dx[window] = dout / (K * K) lets a later window "
+    "overwrite the cells it shares with earlier ones; add with +=",
+)
+AVG_ONLY_STRIDE_K = named(
+    "avgpool.stride_mishandled",
+    "right only when stride = kernel_size: window (i, j) starts at (i * stride, j * stride), in forward "
+    "and in backward; where windows overlap their gradients add up (+=)",
+)
+AVG_ONLY_ONE_SAMPLE = named(
+    "avgpool.batch_not_covered", "right only for a batch of one: every sample of the batch must be pooled"
+)
+
+
+def avg_pool_probes(case):
+    """Probes of `case`: cases that differ from it in one respect (Probe)."""
+    n, _, h, w, k, _ = case
+    rest_h, rest_w = (h - k) % case.stride, (w - k) % case.stride
+    candidates = [
+        (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
+        (
+            bool(rest_h or rest_w),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K", "pool")),
+        ),
+        (case.stride != k, Probe((case._replace(s=None),), (), AVG_ONLY_STRIDE_K)),
+        (n > 1, Probe((case._replace(n=1),), (), AVG_ONLY_ONE_SAMPLE)),
+    ]
+    return [candidate for applies, candidate in candidates if applies]
+
+
+def avg_pool_is_right(t, case, which):
+    """Whether the student's AvgPool2d gets `case` right: its forward (which=None) or dx (which="x")."""
+    layer, x, dout = build_avg_pool(t, case)
+    if which is None:
+        return equals(layer.call("forward", x), expected("conv.avg_pool", x, case.k, case.stride))
+    _, dx = run_layer(t, layer, x, dout, "AvgPool2d")
+    numeric = expected("numeric.layer_gradients", "conv.avg_pool", x, {}, dout, "x", avg_pool_settings(case))
+    return equals(dx, numeric["x"], GRAD_TOL)
+
+
+def avg_pool_right_for(which):
+    """right_for(t, case) of the probes, for the forward (which=None) or dx (which="x")."""
+    return lambda t, case: remembered_verdict(
+        t, ("AvgPool2d", which, case), lambda: avg_pool_is_right(t, case, which)
+    )
+
+
+def avg_forward_hints(case, x):
+    k, s = case.k, case.stride
+    windows = ((case.h - k) // s + 1) * ((case.w - k) // s + 1)
+
+    def mean_times(factor):
+        return lambda: expected("conv.avg_pool", x, k, s) * factor
+
+    return [
+        hint_when(mean_times(k * k), AVG_NOT_DIVIDED),
+        hint_when(mean_times(k), AVG_DIVIDED_BY_K),
+        hint_when(mean_times(k * k / windows), AVG_DIVIDED_BY_WINDOWS),
+        hint_when(lambda: expected("conv.max_pool", x, k, s), AVG_MAX_TAKEN),
+        hint_when(lambda: expected("conv.avg_pool", x, k, k) if s != k else None, AVG_STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.avg_pool", x, k, 1) if s != 1 else None, AVG_STRIDE_IGNORED),
+    ]
+
+
+def avg_forward_cases(t, cases, seed=0):
+    """Compare AvgPool2d.forward with the oracle on each case."""
+    right_for = avg_pool_right_for(None)
+    for case in cases:
+        with naming_crashes(t, case, avg_pool_probes, right_for):
+            layer, x, _ = build_avg_pool(t, case, seed=seed)
+            out = layer.call("forward", x)
+        expect_untouched(t, "AvgPool2d.forward")
+        expect_array(
+            out,
+            expected("conv.avg_pool", x, case.k, case.stride),
+            "AvgPool2d.forward output",
+            f"{given_shapes(x=x)}, {case.settings()}",
+            hints=avg_forward_hints(case, x),
+            probes=[probing(t, case, avg_pool_probes, right_for)],
+        )
+
+
+@check("AvgPool2d", "forward")
+def avg_pool_forward(t):
+    avg_forward_cases(t, POOL_ALL)
+
+
+def avg_backward_hints(case, x, dout):
+    k, s = case.k, case.stride
+    windows = dout.shape[2] * dout.shape[3]
+
+    def spread_with(**mistake):
+        return lambda: expected("conv.avg_pool_spread", x.shape, dout, k, s, **mistake)
+
+    def when(applies, candidate):
+        return lambda: candidate() if applies else None
+
+    return [
+        hint_when(spread_with(divisor=1), AVG_NOT_DIVIDED),
+        hint_when(spread_with(divisor=k), AVG_DIVIDED_BY_K),
+        hint_when(spread_with(divisor=windows), AVG_DIVIDED_BY_WINDOWS),
+        hint_when(spread_with(one_cell=True), AVG_ONE_CELL),
+        hint_when(spread_with(one_cell=True, divisor=1), AVG_ONE_CELL),
+        hint_when(when(s < k, spread_with(assign_windows=True)), AVG_OVERWRITTEN),
+        hint_when(when(s != k, spread_with(place_step=k)), AVG_STRIDE_IGNORED),
+        hint_when(lambda: expected("conv.max_pool_route", x, dout, k, s)[0], AVG_MAX_TAKEN),
+    ]
+
+
+def avg_pool_gradient(t, cases, seed=0):
+    right_for = avg_pool_right_for("x")
+    for case in cases:
+        with naming_crashes(t, case, avg_pool_probes, right_for):
+            layer, x, dout = build_avg_pool(t, case, seed=seed)
+            _, dx = run_layer(t, layer, x, dout, "AvgPool2d")
+        settings = avg_pool_settings(case)
+        grad = expected("numeric.layer_gradients", "conv.avg_pool", x, {}, dout, "x", settings)["x"]
+        expect_array(
+            dx,
+            grad,
+            "AvgPool2d.backward: dx",
+            f"{given_shapes(x=x, dout=dout)}, {case.settings()}",
+            tol=GRAD_TOL,
+            hints=avg_backward_hints(case, x, dout),
+            probes=[probing(t, case, avg_pool_probes, right_for)],
+        )
+
+
+@check("AvgPool2d", "backward")
+def avg_pool_backward(t):
+    avg_pool_gradient(t, POOL_BASIC)
+
+
+@check("AvgPool2d", "backward_overlap")
+def avg_pool_backward_overlap(t):
+    avg_pool_gradient(t, POOL_OVERLAP)
+
+
+@check("AvgPool2d", "backward_stride")
+def avg_pool_backward_stride(t):
+    avg_pool_gradient(t, POOL_GAPS)
+
+
+@check("AvgPool2d", "no_mutation")
+def avg_pool_no_mutation(t):
+    for case in (POOL_BASIC[0], POOL_OVERLAP[0]):
+        with naming_crashes(t, case, avg_pool_probes, avg_pool_right_for("x")):
+            layer, x, dout = build_avg_pool(t, case, seed=1)
+            run_layer(t, layer, x, dout, "AvgPool2d")

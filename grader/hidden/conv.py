@@ -1,9 +1,11 @@
-"""Hidden checks for Conv2d and MaxPool2d: kernels of 1 and of the whole input, padding wider than
-the kernel, strides above the kernel size, more channels and a batch of three."""
+"""Hidden checks for Conv2d, MaxPool2d and AvgPool2d: kernels of 1 and of the whole input, padding
+wider than the kernel, strides above the kernel size, more channels and a batch of three."""
 
 from ..checks.conv import (
     ConvCase,
     PoolCase,
+    avg_forward_cases,
+    avg_pool_gradient,
     conv_forward_cases,
     conv_gradient,
     db_hints,
@@ -47,3 +49,9 @@ ODD_POOL = [
 def pool_odd_windows(t):
     pool_forward_cases(t, ODD_POOL, seed=50)
     pool_gradient(t, ODD_POOL)
+
+
+@check("AvgPool2d", "odd_windows")
+def avg_pool_odd_windows(t):
+    avg_forward_cases(t, ODD_POOL, seed=50)
+    avg_pool_gradient(t, ODD_POOL, seed=50)

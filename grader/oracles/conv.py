@@ -117,3 +117,29 @@ def max_pool_route(
 def avg_pool(x, k, s):
     """Average over every K x K window starting at (i*S, j*S): x (N, C, H, W) -> (N, C, H', W')."""
     return _pool(x, k, s, np.mean)
+
+
+@oracle
+def avg_pool_spread(x_shape, dout, k, s, divisor=None, place_step=None, one_cell=False, assign_windows=False):
+    """Average pooling's dx (N, C, H, W): each dout value shared evenly by the K * K cells of its window.
+
+    Window (i, j) is x[..., i*S : i*S + K, j*S : j*S + K]; each of its cells gets dout / (K * K),
+    adding where windows overlap. Mistakes, for hints: `divisor` replaces K * K; the window is
+    placed at (i*place_step, j*place_step) (place_step defaults to S); with one_cell only its
+    first cell (top left) gets the share; with assign_windows each window overwrites its cells
+    (dx[window] = share) instead of adding. None if a window falls outside x.
+    """
+    step = s if place_step is None else place_step
+    share = dout / (k * k if divisor is None else divisor)
+    dx = np.zeros(x_shape)
+    for (n, c, i, j), part in np.ndenumerate(share):
+        rows, cols = slice(i * step, i * step + k), slice(j * step, j * step + k)
+        if i * step + k > x_shape[2] or j * step + k > x_shape[3]:
+            return None
+        if one_cell:
+            dx[n, c, i * step, j * step] += part
+        elif assign_windows:
+            dx[n, c, rows, cols] = part
+        else:
+            dx[n, c, rows, cols] += part
+    return dx

@@ -1,4 +1,4 @@
-"""Mistakes and alternative implementations of Conv2d and MaxPool2d."""
+"""Mistakes and alternative implementations of Conv2d, MaxPool2d and AvgPool2d."""
 
 import numpy as np
 from scipy import signal
@@ -851,3 +851,183 @@ ALTERNATIVES += [
     Alternative("conv with naive loops over output positions", "Conv2d", ConvNaive),
     Alternative("max-pool with naive loops over output positions", "MaxPool2d", PoolNaive),
 ]
+
+
+# ============================================================================ AvgPool2d
+class AvgPoolNaive(ref.AvgPool2d):
+    """Loops over every sample, channel and output position; each step of the mean is a method a bug can replace."""
+
+    def output_sizes(self, h, w):
+        k, s = self.kernel_size, self.stride
+        return (h - k) // s + 1, (w - k) // s + 1
+
+    def window(self, i, j):
+        """Rows and columns of window (i, j)."""
+        k, s = self.kernel_size, self.stride
+        return slice(i * s, i * s + k), slice(j * s, j * s + k)
+
+    def divisor(self):
+        return self.kernel_size**2
+
+    def pool(self, window):
+        return window.sum() / self.divisor()
+
+    def forward(self, x):
+        x = as_float_array(x)
+        self.x_shape = x.shape
+        n, c, h, w = x.shape
+        out_h, out_w = self.output_sizes(h, w)
+        self.out_size = out_h * out_w
+        out = np.zeros((n, c, out_h, out_w))
+        for b, ch, i, j in np.ndindex(out.shape):
+            rows, cols = self.window(i, j)
+            out[b, ch, i, j] = self.pool(x[b, ch, rows, cols])
+        return out
+
+    def spread(self, dx, i, j, g):
+        """Add window (i, j)'s gradient g onto dx (H, W)."""
+        rows, cols = self.window(i, j)
+        dx[rows, cols] += g / self.divisor()
+
+    def backward(self, dout):
+        dout = as_float_array(dout, "dout")
+        dx = np.zeros(self.x_shape)
+        for b, ch, i, j in np.ndindex(dout.shape):
+            self.spread(dx[b, ch], i, j, dout[b, ch, i, j])
+        return dx
+
+
+class AvgPoolDividesByK(AvgPoolNaive):
+    def divisor(self):
+        return self.kernel_size
+
+
+class AvgPoolDividesByWindowCount(AvgPoolNaive):
+    def divisor(self):
+        return self.out_size
+
+
+class AvgPoolGradientToOneCell(AvgPoolNaive):
+    def spread(self, dx, i, j, g):
+        dx[i * self.stride, j * self.stride] += g
+
+
+class AvgPoolGradientNotDivided(AvgPoolNaive):
+    def spread(self, dx, i, j, g):
+        rows, cols = self.window(i, j)
+        dx[rows, cols] += g
+
+
+class AvgPoolOverlapOverwritten(AvgPoolNaive):
+    def spread(self, dx, i, j, g):
+        rows, cols = self.window(i, j)
+        dx[rows, cols] = g / self.divisor()
+
+
+class AvgPoolStrideIgnored(AvgPoolNaive):
+    """Windows placed every kernel_size cells, in forward and backward."""
+
+    def output_sizes(self, h, w):
+        k = self.kernel_size
+        return (h - k) // k + 1, (w - k) // k + 1
+
+    def window(self, i, j):
+        k = self.kernel_size
+        return slice(i * k, i * k + k), slice(j * k, j * k + k)
+
+
+class AvgPoolStrideIgnoredInBackward(AvgPoolNaive):
+    def spread(self, dx, i, j, g):
+        k = self.kernel_size
+        dx[i * k : i * k + k, j * k : j * k + k] += g / self.divisor()
+
+
+class AvgPoolTakesMax(ref.AvgPool2d):
+    """Max pooling under the name AvgPool2d: each window's maximum forward, its gradient to the maximum."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__(kernel_size, stride)
+        self.max_pool = ref.MaxPool2d(kernel_size, stride)
+
+    def forward(self, x):
+        return self.max_pool.forward(x)
+
+    def backward(self, dout):
+        return self.max_pool.backward(dout)
+
+
+class AvgPoolWidthFromHeight(AvgPoolNaive):
+    def output_sizes(self, h, w):
+        out_h, _ = super().output_sizes(h, w)
+        return out_h, out_h
+
+
+BUGS += [
+    Bug("avg-pool divides by K", "AvgPool2d", AvgPoolDividesByK, "divided by K, but a window has K * K cells"),
+    Bug("avg-pool divides by the number of windows", "AvgPool2d", AvgPoolDividesByWindowCount, "number of windows"),
+    Bug("avg-pool gradient to one cell of the window", "AvgPool2d", AvgPoolGradientToOneCell, "not spread over the window"),
+    Bug("avg-pool gradient not divided by K * K", "AvgPool2d", AvgPoolGradientNotDivided, "not divided by K * K"),
+    Bug("avg-pool overlapping windows overwrite", "AvgPool2d", AvgPoolOverlapOverwritten, "overlapping windows must add"),
+    Bug("avg-pool stride ignored", "AvgPool2d", AvgPoolStrideIgnored, "stride"),
+    Bug("avg-pool stride ignored in backward", "AvgPool2d", AvgPoolStrideIgnoredInBackward, "stride is ignored"),
+    Bug("avg-pool takes the maximum", "AvgPool2d", AvgPoolTakesMax, "maximum is taken"),
+    Bug("avg-pool output width from H", "AvgPool2d", AvgPoolWidthFromHeight, "right only when H = W"),
+]  # fmt: skip
+
+
+class AvgPoolWindowViewAddAt(ref.AvgPool2d):
+    """Forward: the mean of a sliding_window_view; backward: np.add.at on every window cell's (row, col)."""
+
+    def forward(self, x):
+        x = as_float_array(x)
+        self.x_shape = x.shape
+        return windows(x, self.kernel_size, self.stride).mean(axis=(-2, -1))
+
+    def backward(self, dout):
+        k, s = self.kernel_size, self.stride
+        out_h, out_w = dout.shape[2:]
+        rows = (np.arange(out_h) * s)[:, None] + np.arange(k)  # (H', K): the rows of each window
+        cols = (np.arange(out_w) * s)[:, None] + np.arange(k)  # (W', K)
+        r, c = np.broadcast_arrays(rows[:, None, :, None], cols[None, :, None, :])  # (H', W', K, K)
+        share = np.broadcast_to((dout / (k * k))[..., None, None], (*dout.shape, k, k))
+        dx = np.zeros(self.x_shape)
+        np.add.at(dx, (slice(None), slice(None), r, c), share)  # repeated cells (overlaps) add up
+        return dx
+
+
+class AvgPoolIntegralImage(ref.AvgPool2d):
+    """Window sums from a summed-area table (2-D cumulative sums), four lookups per window."""
+
+    def forward(self, x):
+        x = as_float_array(x)
+        self.x_shape = x.shape
+        k, s = self.kernel_size, self.stride
+        padded = np.pad(x, ((0, 0), (0, 0), (1, 0), (1, 0)))  # a row and a column of zeros in front
+        table = padded.cumsum(axis=2).cumsum(axis=3)  # (N, C, H + 1, W + 1): sums of x[:, :, :r, :c]
+        top = np.arange((x.shape[2] - k) // s + 1) * s
+        left = np.arange((x.shape[3] - k) // s + 1) * s
+
+        def at(rows, cols):
+            return table[:, :, rows][:, :, :, cols]
+
+        total = at(top + k, left + k) - at(top, left + k) - at(top + k, left) + at(top, left)
+        return total / (k * k)
+
+
+ALTERNATIVES += [
+    Alternative("avg-pool with naive loops over output positions", "AvgPool2d", AvgPoolNaive),
+    Alternative("avg-pool: window-view mean, np.add.at backward", "AvgPool2d", AvgPoolWindowViewAddAt),
+    Alternative("avg-pool from a summed-area table", "AvgPool2d", AvgPoolIntegralImage),
+]
+
+
+class PoolNaiveSizeIgnoresStride(PoolNaive):
+    """out_h = int(H / K): the windows are read with the stride, but the output size assumes S = K."""
+
+    def output_sizes(self, h, w):
+        return int(h / self.kernel_size), int(w / self.kernel_size)
+
+
+BUGS += [
+    Bug("max-pool output size int(H / K)", "MaxPool2d", PoolNaiveSizeIgnoresStride, "output size ignores the stride"),
+]  # fmt: skip

@@ -19,6 +19,7 @@ CHAPTER = Chapter(
             * implement the forward and backward passes of a 2-d convolution with padding and stride, and
               compute its output size;
             * implement max pooling and send its gradient to each window's maximum;
+            * implement average pooling and share its gradient evenly over each window;
             * train a small convolutional network on digits and read the kernels it learned.
 
             Run the setup cell first.
@@ -65,6 +66,24 @@ CHAPTER = Chapter(
         ),
         Answer("conv", ("MaxPool2d",)),
         Tests("MaxPool2d"),
+        Markdown(
+            r"""
+            ## Average pooling
+
+            Average pooling replaces each $K \times K$ window (stride $S$, default $K$) by its mean:
+
+            $$y_{n c i j} = \frac{1}{K^2} \sum_{k=1}^{K} \sum_{l=1}^{K} x_{n c,\; iS + k,\; jS + l},
+            \qquad H' = \left\lfloor \frac{H - K}{S} \right\rfloor + 1.$$
+
+            Every cell of a window counts for $1/K^2$ of its output, so backward gives each of the $K^2$
+            cells an equal share of the window's gradient,
+            $\partial L / \partial x_{n c,\, iS + k,\, jS + l} \mathrel{+}= dy_{n c i j} / K^2$: where windows
+            overlap ($S < K$) the shares add up, and cells in no window ($S > K$, or the last rows and
+            columns) get 0. Unlike max pooling, the gradient reaches every input, not just the largest one.
+            """
+        ),
+        Answer("conv", ("AvgPool2d",)),
+        Tests("AvgPool2d"),
         Markdown(
             r"""
             ## A small CNN on the digits
@@ -121,6 +140,7 @@ CHAPTER = Chapter(
               correlates $dy$ with the input windows for the kernels, and adds every $dy \cdot W$ back to
               the input positions it came from, then crops the padding.
             * `MaxPool2d` keeps each window's maximum and sends the gradient back to that position only.
+            * `AvgPool2d` keeps each window's mean and shares the gradient evenly, $dy / K^2$, over its cells.
             * The same few kernels applied everywhere give a network with far fewer weights than an
               `Affine` layer on all pixels; the kernels you plotted are the patterns it learned to look for.
             """
