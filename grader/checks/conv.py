@@ -1111,7 +1111,7 @@ def avg_pool_probes(case):
         (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
         (
             bool(rest_h or rest_w),
-            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K", "pool")),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K")),
         ),
         (case.stride != k, Probe((case._replace(s=None),), (), AVG_ONLY_STRIDE_K)),
         (n > 1, Probe((case._replace(n=1),), (), AVG_ONLY_ONE_SAMPLE)),
