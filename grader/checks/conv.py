@@ -27,6 +27,7 @@ from .common import (
     remembered,
     run_layer,
     spread,
+    upstream_blame,
 )
 
 
@@ -66,9 +67,9 @@ ONLY_ONE_SAMPLE = named(
 )
 
 
-def only_stride_divides(span):
+def only_stride_divides(span, area="conv"):
     return named(
-        "conv.stride_must_divide",
+        f"{area}.right_only_when_stride_divides",
         f"right only when the stride divides {span}: the contract takes the floor, H' = ({span}) // S + 1, "
         "and the last rows/columns that fit no window are left out (no assert, round() or ceil; "
         "loop over H' and W' output positions)",
@@ -83,8 +84,21 @@ class Probe(NamedTuple):
     text: str
 
 
-def probe_hint(t, case, probes, right_for):
-    """The text of the first of probes(case) whose evidence right_for(t, case) confirms, or None.
+def forward_first(forward_right, forward_check):
+    """The `first` of probe_hint for a gradient: when the forward is already wrong on the case, the
+    forward's own check names the mistake (a backward is judged against the right forward)."""
+
+    def first(t, case):
+        if forward_right(t, case):
+            return None
+        return upstream_blame(t, [forward_check])
+
+    return first
+
+
+def probe_hint(t, case, probes, right_for, first=None):
+    """The text of the first of probes(case) whose evidence right_for(t, case) confirms, or None;
+    `first(t, case)`, if given and not None, comes before every probe.
 
     While a kit is recorded, every probe case is judged (not only up to the first confirmed
     probe), so the kit holds the expected values of them all."""
@@ -92,6 +106,9 @@ def probe_hint(t, case, probes, right_for):
         for right, wrong, _ in probes(case):
             for probe_case in (*right, *wrong):
                 right_for(t, probe_case)
+    hint = first(t, case) if first else None
+    if hint:
+        return hint
     for right, wrong, text in probes(case):
         if all(right_for(t, c) for c in right) and not any(right_for(t, c) for c in wrong):
             return text
@@ -109,20 +126,20 @@ def remembered_verdict(t, key, judge):
     return memory[key]
 
 
-def probing(t, case, probes, right_for):
+def probing(t, case, probes, right_for, first=None):
     """The probes of `case` as a hint of expect_array (a callable of (got, expected))."""
-    return lambda got, exp: probe_hint(t, case, probes, right_for)
+    return lambda got, exp: probe_hint(t, case, probes, right_for, first)
 
 
 @contextlib.contextmanager
-def naming_crashes(t, case, probes, right_for):
+def naming_crashes(t, case, probes, right_for, first=None):
     """A crash of student code in the block gets the probes' hint as its likely mistake."""
     try:
         yield
     except CheckFailure:
         raise
     except Exception as error:
-        name_crash(error, probe_hint(t, case, probes, right_for))
+        name_crash(error, probe_hint(t, case, probes, right_for, first))
         raise
 
 
@@ -190,7 +207,9 @@ def forward_hints(case, x, W, b):
     def size_mistake(got, expected):
         if np.shape(got) == np.shape(expected):
             return None
-        return size_hint([(np.shape(got), case[3:5] + case[5:])], unique=True)
+        if len(np.shape(got)) == 4 and sizes_mixed_up(np.shape(got), *case.out_size()):
+            return SIZES_MIXED_UP
+        return size_hint([(np.shape(got), case[3:5] + case[5:])], unique=True) or SIZE_WRONG
 
     return [
         size_mistake,
@@ -282,8 +301,8 @@ SIZE_CASES = [  # (H, W, K, S, P): remainders, stride > kernel, output 1 x 1, ke
 ]
 
 ROUNDED = (
-    "the output size is rounded up: use floor division //",
-    "the output size is rounded: use floor division //",
+    named("conv.size_rounded_up", "the output size is rounded up: use floor division //"),
+    named("conv.size_rounded", "the output size is rounded (round()): use floor division //"),
 )
 SIZE_MISTAKES = [  # size formula -> what it forgets
     (
@@ -322,6 +341,9 @@ SIZE_MISTAKES = [  # size formula -> what it forgets
 SIZE_FORMULA = "H' = (H + 2P - K) // S + 1 (and the same for W')"
 
 
+SIZE_WRONG = named("conv.output_size_wrong", f"check the output-size formula {SIZE_FORMULA}")
+
+
 def size_hint(seen, unique=False):
     """The size mistake that explains every output shape seen: [(shape, (h, w, k, s, p))]
     (a size the formula makes negative comes out of a slice as 0). With `unique`, only a mistake
@@ -346,11 +368,7 @@ def size_hint(seen, unique=False):
             if len(explaining) == 1
             else None
         )
-    return (
-        named(mistake_of(explaining[0]), f"{explaining[0]}: {SIZE_FORMULA}")
-        if explaining
-        else named("conv.output_size_wrong", f"check the output-size formula {SIZE_FORMULA}")
-    )
+    return named(mistake_of(explaining[0]), f"{explaining[0]}: {SIZE_FORMULA}") if explaining else SIZE_WRONG
 
 
 @check("Conv2d", "output_shape")
@@ -375,7 +393,7 @@ def conv_output_shape(t):
             raise CheckFailure(
                 f"Conv2d.forward raised TypeError: {error} (for {settings})",
                 hint=named(
-                    "conv.float_where_int_needed",
+                    "conv.size_float_division",
                     f"a float where an int is needed: compute the output size with floor division //, {SIZE_FORMULA}",
                 ),
             ) from None
@@ -457,6 +475,9 @@ def conv_right_for(which):
     return lambda t, case: remembered_verdict(
         t, ("Conv2d", which, case), lambda: conv_is_right(t, case, which)
     )
+
+
+CONV_FORWARD_FIRST = forward_first(conv_right_for(None), "Conv2d.forward")
 
 
 def dx_hints(case, x, params, dout):
@@ -616,7 +637,7 @@ def conv_gradient(t, cases, which, hints):
     """Compare dx (which="x") or grads[which] with the oracle's numeric gradient on each case."""
     right_for = conv_right_for(which)
     for case in cases:
-        with naming_crashes(t, case, conv_probes, right_for):
+        with naming_crashes(t, case, conv_probes, right_for, CONV_FORWARD_FIRST):
             x, params, dout, _, dx, _, _ = run = layer_run(t, "Conv2d", build_conv, case)
             if which == "x":
                 got, what = dx, "Conv2d.backward: dx"
@@ -630,7 +651,7 @@ def conv_gradient(t, cases, which, hints):
             tol=GRAD_TOL,
             batch_size=case.n,
             hints=hints(case, x, params, dout),
-            probes=[probing(t, case, conv_probes, right_for)],
+            probes=[probing(t, case, conv_probes, right_for, CONV_FORWARD_FIRST)],
         )
 
 
@@ -665,7 +686,7 @@ def conv_backward_stride(t):
 @check("Conv2d", "no_mutation")
 def conv_no_mutation(t):
     for case in (CONV_BASIC[0], CONV_STRIDED[2]):
-        with naming_crashes(t, case, conv_probes, conv_right_for("x")):
+        with naming_crashes(t, case, conv_probes, conv_right_for("x"), CONV_FORWARD_FIRST):
             layer, x, _, dout = build_conv(t, case, seed=1)
             run_layer(t, layer, x, dout, "Conv2d")
 
@@ -680,7 +701,7 @@ SECOND_CALL_DIFFERS = named(
 @check("Conv2d", "backward_twice")
 def conv_backward_twice(t):
     case = CONV_STRIDED[2]
-    with naming_crashes(t, case, conv_probes, conv_right_for("x")):
+    with naming_crashes(t, case, conv_probes, conv_right_for("x"), CONV_FORWARD_FIRST):
         layer, x, params, dout = build_conv(t, case, seed=2)
         layer.call("forward", x)
         first = [layer.call("backward", dout), layer.get("grads")]
@@ -797,7 +818,7 @@ def pool_probes(case):
         (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
         (
             bool(rest_h or rest_w),
-            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K")),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K", "pool")),
         ),
         (s != k, Probe((case._replace(s=None),), (), ONLY_STRIDE_K)),
         (
@@ -831,9 +852,98 @@ def pool_right_for(which):
     )
 
 
-def pool_forward_hints(case, x):
+POOL_FORWARD_FIRST = forward_first(pool_right_for(None), "MaxPool2d.forward")
+
+
+POOL_SIZE_FORMULA = "H' = (H - K) // S + 1 (and the same for W')"
+POOL_SIZE_MISTAKES = [  # size formula -> what it forgets
+    (lambda n, k, s: n // k, named("pool.output_size_ignores_stride", "the output size ignores the stride")),
+    (
+        lambda n, k, s: (n - k) // k + 1,
+        named("pool.output_size_ignores_stride", "the output size ignores the stride"),
+    ),
+    (
+        lambda n, k, s: n - k + 1,
+        named("pool.output_size_ignores_stride", "the output size ignores the stride"),
+    ),
+    (
+        lambda n, k, s: n // s,
+        named("pool.output_size_ignores_kernel", "the output size ignores the kernel size"),
+    ),
+    (
+        lambda n, k, s: -(-n // s),
+        named("pool.output_size_ignores_kernel", "the output size ignores the kernel size"),
+    ),
+    (
+        lambda n, k, s: (n - k) // s,
+        named("pool.output_size_misses_plus_one", "the output size misses the + 1"),
+    ),
+    (
+        lambda n, k, s: -(-(n - k) // s) + 1,
+        named("pool.output_size_rounded", "the output size is rounded up"),
+    ),
+    (lambda n, k, s: round((n - k) / s) + 1, named("pool.output_size_rounded", "the output size is rounded")),
+]
+
+
+POOL_SIZE_WRONG = named("pool.output_size_wrong", f"check the output-size formula {POOL_SIZE_FORMULA}")
+
+
+def pool_output_shapes(t):
+    """[(shape of the student's MaxPool2d output, case)] over POOL_ALL (remembered; crashes left out)."""
+    memory, key = remembered(t), ("pool output shapes", SEED)
+    if key not in memory:
+        seen = []
+        for case in POOL_ALL:
+            try:
+                layer, x, _ = build_pool(t, case)
+                seen.append((np.shape(layer.call("forward", x)), case))
+            except Exception:  # noqa: BLE001 - a crash says nothing about the size formula
+                continue
+        memory[key] = seen
+    return memory[key]
+
+
+SIZES_MIXED_UP = named(
+    "conv.height_width_mixed_up",
+    "the output's height and width are mixed up: H' comes from H and W' from W (an output width "
+    "computed from H, or the two swapped)",
+)
+
+
+def sizes_mixed_up(shape, right_h, right_w):
+    """Whether an output (.., H', W') has H' and W' built from the wrong axis (and is not right)."""
+    mixed = {(right_h, right_h), (right_w, right_w), (right_w, right_h)} - {(right_h, right_w)}
+    return tuple(shape[2:]) in mixed
+
+
+def pool_size_hint(t):
+    """The size mistake that alone explains every output shape of the student's MaxPool2d, or None."""
+    seen = [(shape, case) for shape, case in pool_output_shapes(t) if len(shape) == 4]
+    if not seen:
+        return None
+    out = lambda n, c: (n - c.k) // c.stride + 1  # noqa: E731
+    wrong = [(shape, c) for shape, c in seen if tuple(shape[2:]) != (out(c.h, c), out(c.w, c))]
+    if wrong and all(sizes_mixed_up(shape, out(c.h, c), out(c.w, c)) for shape, c in wrong):
+        return SIZES_MIXED_UP
+    explaining = {
+        mistake_of(text): text
+        for formula, text in POOL_SIZE_MISTAKES
+        if all(
+            tuple(shape[2:]) == (formula(c.h, c.k, c.stride), formula(c.w, c.k, c.stride))
+            for shape, c in seen
+        )
+    }
+    if len(explaining) != 1:
+        return None
+    text = next(iter(explaining.values()))
+    return named(mistake_of(text), f"{text}: {POOL_SIZE_FORMULA}")
+
+
+def pool_forward_hints(t, case, x):
     k, s = case.k, case.stride
     return [
+        lambda got, exp: None if np.shape(got) == np.shape(exp) else pool_size_hint(t) or POOL_SIZE_WRONG,
         hint_when(
             lambda: np.maximum(expected("conv.max_pool", x, k, s), 0),
             named(
@@ -864,7 +974,7 @@ def pool_forward_cases(t, cases, seed=0, note=""):
             expected("conv.max_pool", x, case.k, case.stride),
             "MaxPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}{note}",
-            hints=pool_forward_hints(case, x),
+            hints=pool_forward_hints(t, case, x),
             probes=[probing(t, case, pool_probes, right_for)],
         )
 
@@ -939,7 +1049,7 @@ def pool_backward_hints(case, x, dout):
 def pool_gradient(t, cases):
     right_for = pool_right_for("x")
     for case in cases:
-        with naming_crashes(t, case, pool_probes, right_for):
+        with naming_crashes(t, case, pool_probes, right_for, POOL_FORWARD_FIRST):
             layer, x, dout = build_pool(t, case)
             _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
         settings = {"kernel_size": case.k, "stride": case.stride}
@@ -951,7 +1061,7 @@ def pool_gradient(t, cases):
             f"{given_shapes(x=x, dout=dout)}, {case.settings()} (no ties in x)",
             tol=GRAD_TOL,
             hints=pool_backward_hints(case, x, dout),
-            probes=[probing(t, case, pool_probes, right_for)],
+            probes=[probing(t, case, pool_probes, right_for, POOL_FORWARD_FIRST)],
         )
 
 
@@ -1045,7 +1155,7 @@ def check_tied_windows(dx, x, dout, k, given):
 @check("MaxPool2d", "no_mutation")
 def pool_no_mutation(t):
     for case in (POOL_BASIC[0], POOL_OVERLAP[0]):
-        with naming_crashes(t, case, pool_probes, pool_right_for("x")):
+        with naming_crashes(t, case, pool_probes, pool_right_for("x"), POOL_FORWARD_FIRST):
             layer, x, dout = build_pool(t, case, seed=1)
             run_layer(t, layer, x, dout, "MaxPool2d")
 
@@ -1111,7 +1221,7 @@ def avg_pool_probes(case):
         (h != w, Probe((case._replace(w=h), case._replace(h=w)), (), ONLY_SQUARE)),
         (
             bool(rest_h or rest_w),
-            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K")),
+            Probe((case._replace(h=h - rest_h, w=w - rest_w),), (), only_stride_divides("H - K", "pool")),
         ),
         (case.stride != k, Probe((case._replace(s=None),), (), AVG_ONLY_STRIDE_K)),
         (n > 1, Probe((case._replace(n=1),), (), AVG_ONLY_ONE_SAMPLE)),
