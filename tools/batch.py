@@ -125,7 +125,7 @@ def results_from_gradescope(data, problem, missing_status="error"):
         passed = test.get("status") == "passed"
         message = "" if passed else str(test.get("output", ""))
         status = "passed" if passed else "failed"
-        if message.endswith("is not implemented yet"):
+        if message.split("\n", 1)[0].endswith("is not implemented yet"):
             status = "not implemented"
         elif "did not finish within" in message:
             status = "timeout"
