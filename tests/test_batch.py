@@ -361,7 +361,7 @@ def test_the_mistake_a_hint_names_survives_the_results_json_and_a_forged_one_doe
     from tools.batch import results_from_gradescope
 
     result = run_check(REGISTERED["Affine.backward_dW"], target_with(Affine=AffineTransposedDWAlways))
-    assert result.mistake == "layers.dw_looks_like_transpose_expected_gradient"
+    assert result.mistake == "generic.transposed"
     data = gradescope_results([result])
     back = {r.id: r for r in results_from_gradescope(data, "missing")}
     assert back["Affine.backward_dW"].mistake == result.mistake

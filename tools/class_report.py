@@ -15,7 +15,7 @@ What counts
     reason, and count nowhere else. A check's result is passed, failed, not implemented,
     a crash ("error": the student's code raised) or a time-out ("timeout"); crashes and
     time-outs are counted apart from failures. A named mistake is the `mistake` identifier
-    a failing or crashing check's hint carries ("layers.dw_looks_like_transpose_expected_gradient");
+    a failing or crashing check's hint carries ("generic.transposed");
     mistakes are grouped by that identifier, never by the hint's text (hints hold numbers
     that differ from student to student). A student counts once per mistake, however many
     checks name it.
@@ -38,7 +38,7 @@ the thing measured:
          "pass_rate": 0.6,            # share of students with every check of the exercise passed
          "crashed": 1, "timed_out": 0, "not_implemented": 2,   # students with at least one such check
          "mistakes": [                # most students first, then most checks naming it, then identifier
-           {"mistake": "layers.dw_looks_like_transpose_expected_gradient",
+           {"mistake": "generic.transposed",
             "count": 3,               # students who made it
             "students": ["ann", "ben", "cat"],
             "results": 6,             # check results naming it, over those students

@@ -84,7 +84,7 @@ def affine_backward_dx(t):
 DW_TRANSPOSED = hint_if_close(
     lambda x, dout, p: expected("layers.affine_dw_transposed", x, dout),
     named(
-        "layers.dw_looks_like_transpose_expected_gradient",
+        "generic.transposed",
         "dW looks like the transpose of the expected gradient: use x.T @ dout",
     ),
 )
