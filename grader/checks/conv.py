@@ -833,22 +833,38 @@ def pool_probes(case):
     return [candidate for applies, candidate in candidates if applies]
 
 
-def pool_is_right(t, case, which):
-    """Whether the student's MaxPool2d gets `case` right: its forward (which=None) or dx (which="x")."""
-    layer, x, dout = build_pool(t, case)
+# name -> (its oracle, the oracle's names of kernel size and stride); both pooling layers share the cases
+POOL_ORACLES = {
+    "MaxPool2d": ("conv.max_pool", ("kernel_size", "stride")),
+    "AvgPool2d": ("conv.avg_pool", ("k", "s")),
+}
+
+
+def pool_output(name, x, case):
+    """The expected output of pooling layer `name` on x for `case`."""
+    return expected(POOL_ORACLES[name][0], x, case.k, case.stride)
+
+
+def pool_dx(name, x, dout, case):
+    """The float64 central-difference dx of pooling layer `name` for `case`."""
+    oracle, (kernel, stride) = POOL_ORACLES[name]
+    settings = {kernel: case.k, stride: case.stride}
+    return expected("numeric.layer_gradients", oracle, x, {}, dout, "x", settings)["x"]
+
+
+def pool_is_right(t, case, which, name):
+    """Whether the student's pooling layer `name` gets `case` right: its forward (which=None) or dx ("x")."""
+    layer, x, dout = build_pool(t, case, name=name)
     if which is None:
-        return equals(layer.call("forward", x), expected("conv.max_pool", x, case.k, case.stride))
-    _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
-    settings = {"kernel_size": case.k, "stride": case.stride}
-    return equals(
-        dx, expected("numeric.layer_gradients", "conv.max_pool", x, {}, dout, "x", settings)["x"], GRAD_TOL
-    )
+        return equals(layer.call("forward", x), pool_output(name, x, case))
+    _, dx = run_layer(t, layer, x, dout, name)
+    return equals(dx, pool_dx(name, x, dout, case), GRAD_TOL)
 
 
-def pool_right_for(which):
-    """right_for(t, case) of the probes, for the forward (which=None) or dx (which="x")."""
+def pool_right_for(which, name="MaxPool2d"):
+    """right_for(t, case) of the probes, for the forward (which=None) or dx (which="x") of `name`."""
     return lambda t, case: remembered_verdict(
-        t, ("MaxPool2d", which, case), lambda: pool_is_right(t, case, which)
+        t, (name, which, case), lambda: pool_is_right(t, case, which, name)
     )
 
 
@@ -971,7 +987,7 @@ def pool_forward_cases(t, cases, seed=0, note=""):
         expect_untouched(t, "MaxPool2d.forward")
         expect_array(
             out,
-            expected("conv.max_pool", x, case.k, case.stride),
+            pool_output("MaxPool2d", x, case),
             "MaxPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}{note}",
             hints=pool_forward_hints(t, case, x),
@@ -1052,11 +1068,9 @@ def pool_gradient(t, cases):
         with naming_crashes(t, case, pool_probes, right_for, POOL_FORWARD_FIRST):
             layer, x, dout = build_pool(t, case)
             _, dx = run_layer(t, layer, x, dout, "MaxPool2d")
-        settings = {"kernel_size": case.k, "stride": case.stride}
-        grad = expected("numeric.layer_gradients", "conv.max_pool", x, {}, dout, "x", settings)["x"]
         expect_array(
             dx,
-            grad,
+            pool_dx("MaxPool2d", x, dout, case),
             "MaxPool2d.backward: dx",
             f"{given_shapes(x=x, dout=dout)}, {case.settings()} (no ties in x)",
             tol=GRAD_TOL,
@@ -1167,11 +1181,6 @@ def build_avg_pool(t, case, seed=0):
     return build_pool(t, case, seed, name="AvgPool2d")
 
 
-def avg_pool_settings(case):
-    """The keyword arguments of the oracle "conv.avg_pool" for `case`."""
-    return {"k": case.k, "s": case.stride}
-
-
 AVG_DIVIDED_BY_K = named(
     "avgpool.divided_by_k",
     "divided by K, but a window has K * K cells: the mean is the window's sum / (K * K), "
@@ -1229,23 +1238,6 @@ def avg_pool_probes(case):
     return [candidate for applies, candidate in candidates if applies]
 
 
-def avg_pool_is_right(t, case, which):
-    """Whether the student's AvgPool2d gets `case` right: its forward (which=None) or dx (which="x")."""
-    layer, x, dout = build_avg_pool(t, case)
-    if which is None:
-        return equals(layer.call("forward", x), expected("conv.avg_pool", x, case.k, case.stride))
-    _, dx = run_layer(t, layer, x, dout, "AvgPool2d")
-    numeric = expected("numeric.layer_gradients", "conv.avg_pool", x, {}, dout, "x", avg_pool_settings(case))
-    return equals(dx, numeric["x"], GRAD_TOL)
-
-
-def avg_pool_right_for(which):
-    """right_for(t, case) of the probes, for the forward (which=None) or dx (which="x")."""
-    return lambda t, case: remembered_verdict(
-        t, ("AvgPool2d", which, case), lambda: avg_pool_is_right(t, case, which)
-    )
-
-
 def avg_forward_hints(case, x):
     k, s = case.k, case.stride
     windows = ((case.h - k) // s + 1) * ((case.w - k) // s + 1)
@@ -1265,7 +1257,7 @@ def avg_forward_hints(case, x):
 
 def avg_forward_cases(t, cases, seed=0):
     """Compare AvgPool2d.forward with the oracle on each case."""
-    right_for = avg_pool_right_for(None)
+    right_for = pool_right_for(None, "AvgPool2d")
     for case in cases:
         with naming_crashes(t, case, avg_pool_probes, right_for):
             layer, x, _ = build_avg_pool(t, case, seed=seed)
@@ -1273,7 +1265,7 @@ def avg_forward_cases(t, cases, seed=0):
         expect_untouched(t, "AvgPool2d.forward")
         expect_array(
             out,
-            expected("conv.avg_pool", x, case.k, case.stride),
+            pool_output("AvgPool2d", x, case),
             "AvgPool2d.forward output",
             f"{given_shapes(x=x)}, {case.settings()}",
             hints=avg_forward_hints(case, x),
@@ -1309,16 +1301,14 @@ def avg_backward_hints(case, x, dout):
 
 
 def avg_pool_gradient(t, cases, seed=0):
-    right_for = avg_pool_right_for("x")
+    right_for = pool_right_for("x", "AvgPool2d")
     for case in cases:
         with naming_crashes(t, case, avg_pool_probes, right_for):
             layer, x, dout = build_avg_pool(t, case, seed=seed)
             _, dx = run_layer(t, layer, x, dout, "AvgPool2d")
-        settings = avg_pool_settings(case)
-        grad = expected("numeric.layer_gradients", "conv.avg_pool", x, {}, dout, "x", settings)["x"]
         expect_array(
             dx,
-            grad,
+            pool_dx("AvgPool2d", x, dout, case),
             "AvgPool2d.backward: dx",
             f"{given_shapes(x=x, dout=dout)}, {case.settings()}",
             tol=GRAD_TOL,
@@ -1345,6 +1335,6 @@ def avg_pool_backward_stride(t):
 @check("AvgPool2d", "no_mutation")
 def avg_pool_no_mutation(t):
     for case in (POOL_BASIC[0], POOL_OVERLAP[0]):
-        with naming_crashes(t, case, avg_pool_probes, avg_pool_right_for("x")):
+        with naming_crashes(t, case, avg_pool_probes, pool_right_for("x", "AvgPool2d")):
             layer, x, dout = build_avg_pool(t, case, seed=1)
             run_layer(t, layer, x, dout, "AvgPool2d")
