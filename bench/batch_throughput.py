@@ -5,7 +5,7 @@
 Generates `count` submissions from solutions/: half correct, 30% buggy (solution bodies
 stubbed out or with a sign flipped) and 20% hostile (infinite loop in a function or at
 import, sys.exit and os._exit inside a function, a syntax error). Grades them with
-`python -m tools.batch --jobs N --timeout T` and prints the throughput. Then, for `sample`
+`python -m grader.classroom.batch --jobs N --timeout T` and prints the throughput. Then, for `sample`
 harmless submissions, times isolated grading (as the batch does it) against grading the
 same submission in this process, and prints the difference in wall time and in CPU time
 (this process plus the sandbox workers, as they report it): what isolation costs beyond
@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")  # before numpy is imported
 
+from grader.authoring.regions import find_regions, stub_lines  # noqa: E402
+from grader.classroom.batch import engine_name  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
 from grader.sandbox import grade_isolated, on_one_cpu, shared_inputs  # noqa: E402
 from grader.spawner import spawner  # noqa: E402
 from grader.target import load_impl  # noqa: E402
-from tools.batch import engine_name  # noqa: E402
-from tools.regions import find_regions, stub_lines  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"
 HOSTILE = {
@@ -156,7 +156,7 @@ def main(argv=None):
         f"{args.count} submissions ({', '.join(f'{n} {k}' for k, n in mix.items())}); engine: {engine_name()}"
     )
 
-    command = [sys.executable, "-m", "tools.batch", str(base / "submissions"), "--out", str(base / "out")]
+    command = [sys.executable, "-m", "grader.cli", "batch", str(base / "submissions"), "--out", str(base / "out")]
     command += ["--jobs", str(args.jobs), "--timeout", str(args.timeout)]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

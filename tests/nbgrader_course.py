@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from tools.course import nbgrader_api
-from tools.course_config import COURSE_ID
+from grader.authoring.course import nbgrader_api
+from grader.classroom.course_config import COURSE_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def new_course(root, chapters):
         shutil.copytree(ROOT / "source" / chapter, root / "source" / chapter)
     (root / "nbgrader_config.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        "from tools.course_config import course_config, kernel_path_env\n"
+        "from grader.classroom.course_config import course_config, kernel_path_env\n"
         f"c = get_config()\nc.merge(course_config({str(root)!r}))\nkernel_path_env({str(ROOT)!r})\n"
     )
     api = nbgrader_api(root)

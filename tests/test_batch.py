@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from grader import cli
+from grader.classroom import batch
+from grader.classroom.submissions import SubmissionError, assemble, discover, prepare, safe_extract
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.target import load_impl
-from tools import batch
-from tools.submissions import SubmissionError, assemble, discover, prepare, safe_extract
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -134,7 +135,7 @@ def test_a_removed_submission_leaves_the_gradebook_but_keeps_its_results(graded,
     shutil.copytree(out, tmp_path / "out")
     shutil.copytree(folder, tmp_path / "class")
     shutil.rmtree(tmp_path / "class" / "carol")
-    assert batch.main([str(tmp_path / "class"), "--out", str(tmp_path / "out")]) == 0
+    assert cli.main(["batch", str(tmp_path / "class"), "--out", str(tmp_path / "out")]) == 0
     assert "no submission any more: carol" in capsys.readouterr().err
     book = read_gradebook(tmp_path / "out" / "gradebook.csv")
     assert "carol" not in book and set(book) == set(read_gradebook(out / "gradebook.csv")) - {"carol"}
@@ -163,7 +164,7 @@ def test_killed_run_leaves_no_partial_gradebook_and_resumes(tmp_path):
     for name in ("s1", "s2", "s3"):
         shutil.copytree(EXERCISES, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "tools.batch", str(folder), "--out", str(out), "--jobs", "1"]
+    command = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(out), "--jobs", "1"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not list((out / "results").glob("*.json")) and time.monotonic() < deadline:
@@ -230,7 +231,7 @@ def test_dask_scheduler_address_grades_on_separately_started_workers(graded, tmp
         )
         names = ["alice", "carol"]
         assert (
-            batch.main([str(folder), "--out", str(tmp_path / "out"), "--dask", address, "--only", *names])
+            cli.main(["batch", str(folder), "--out", str(tmp_path / "out"), "--dask", address, "--only", *names])
             == 0
         )
         book = read_gradebook(tmp_path / "out" / "gradebook.csv")
@@ -311,7 +312,7 @@ def test_notebook_submissions_are_extracted_or_reported_unsupported(tmp_path):
     (submission,) = discover(tmp_path / "class")
     assert (submission.name, submission.kind) == ("zoe", "notebooks")
     try:
-        import tools.notebooks  # noqa: F401
+        import grader.classroom.notebooks  # noqa: F401
     except ImportError:
         with pytest.raises(SubmissionError, match="not supported"):
             prepare(submission, tmp_path / "impl")
@@ -325,7 +326,7 @@ def test_notebook_submissions_are_extracted_or_reported_unsupported(tmp_path):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "tools.batch", *map(str, args)],
+        [sys.executable, "-m", "grader.cli", "batch", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -353,12 +354,12 @@ def test_user_mistakes_get_one_clear_line(tmp_path):
 
 
 def test_the_mistake_a_hint_names_survives_the_results_json_and_a_forged_one_does_not():
+    from grader.classroom.batch import results_from_gradescope
     from grader.registry import CHECKS as REGISTERED
     from grader.report import gradescope_results
     from grader.results import run_check
     from tests.corpus import target_with
     from tests.corpus.layers import AffineTransposedDWAlways
-    from tools.batch import results_from_gradescope
 
     result = run_check(REGISTERED["Affine.backward_dW"], target_with(Affine=AffineTransposedDWAlways))
     assert result.mistake == "generic.transposed"

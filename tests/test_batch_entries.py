@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from grader.classroom import batch, notebooks, submissions
+from grader.classroom.notebooks import NotebookError, extract_impl, read_cells
+from grader.classroom.submissions import discover, file_stem
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.sandbox import Limits
 from grader.target import load_impl
-from tools import batch, notebooks, submissions
-from tools.notebooks import NotebookError, extract_impl, read_cells
-from tools.submissions import discover, file_stem
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -369,16 +369,17 @@ def test_answer_code_is_taken_whole_whatever_shares_its_lines(tmp_path):
     assert all(run_check(c, target).passed for c in relu_checks)
 
 
-# ----------------------------------------------------------------------------- tools.regrade
+# ----------------------------------------------------------------------------- grader.classroom.regrade
 @pytest.mark.slow
 def test_regrade_finishes_on_a_bad_notebook_and_reports_every_difference(tmp_path, monkeypatch, capsys):
     """The gradebook gave every student full marks; the wrongly typed notebooks are reported
     with their reason and a trusted 0, the honest one agrees; nothing is written."""
-    pytest.importorskip("nbgrader", reason="tools.regrade needs nbgrader")
+    pytest.importorskip("nbgrader", reason="grader.classroom.regrade needs nbgrader")
     from nbgrader.api import Gradebook
 
-    from tools import regrade
-    from tools.course_config import COURSE_ID
+    from grader import cli
+    from grader.classroom import regrade
+    from grader.classroom.course_config import COURSE_ID
 
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     cases = {"honest": notebook_json(), **broken_notebooks()}
@@ -403,7 +404,7 @@ def test_regrade_finishes_on_a_bad_notebook_and_reports_every_difference(tmp_pat
     full = sum(tests.values())
     database = (tmp_path / "gradebook.db").read_bytes()
 
-    assert regrade.main([str(tmp_path), CHAPTER]) == 1
+    assert cli.main(["--course", str(tmp_path), "regrade", CHAPTER]) == 1
     out = capsys.readouterr().out
     assert "could not be graded: ch2_activations.ipynb: cell 9: its nbgrader grade_id is a list" in out
     assert out.count("DIFFERS") == 3 and str(tmp_path) not in out
@@ -415,9 +416,8 @@ def test_regrade_finishes_on_a_bad_notebook_and_reports_every_difference(tmp_pat
         assert rows[student].problem and rows[student].trusted == dict.fromkeys(tests, 0.0)
         assert rows[student].nbgrader_total == full
     assert (tmp_path / "gradebook.db").read_bytes() == database  # a report: nothing written
-    with pytest.raises(SystemExit) as stopped:
-        regrade.main([str(tmp_path), CHAPTER, "--write"])
-    assert stopped.value.code == 2 and "nbgrader autograde" in capsys.readouterr().err
+    assert cli.main(["--course", str(tmp_path), "regrade", CHAPTER, "--write"]) == 2
+    assert "nbgrader autograde" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

@@ -21,7 +21,7 @@ nbformat = pytest.importorskip(
 )
 pytest.importorskip("nbclient", reason="running notebooks needs jupyter: pip install -e '.[instructor]'")
 
-from tools.course_config import CELL_TIMEOUT, kernel_path_env  # noqa: E402
+from grader.classroom.course_config import CELL_TIMEOUT, kernel_path_env  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

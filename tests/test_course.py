@@ -13,15 +13,15 @@ nbformat = pytest.importorskip(
 )
 pytest.importorskip("nbgrader", reason="the course needs nbgrader: pip install -e '.[instructor]'")
 
+from grader.authoring.chapters import Answer, Carry, chapters  # noqa: E402
+from grader.authoring.chapters import Tests as TestCell  # noqa: E402
+from grader.authoring import course, course_cells  # noqa: E402
+from grader.authoring.regions import find_regions, solution_lines  # noqa: E402
+from grader.classroom.course_config import CELL_TIMEOUT  # noqa: E402
+from grader.classroom.notebooks import extract_impl  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
 from grader.target import as_target, load_impl  # noqa: E402
-from tools import course, course_cells  # noqa: E402
-from tools.course_config import CELL_TIMEOUT  # noqa: E402
-from tools.course_content import Answer, Carry, chapters  # noqa: E402
-from tools.course_content import Tests as TestCell  # noqa: E402
-from tools.notebooks import extract_impl  # noqa: E402
-from tools.regions import find_regions, solution_lines  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = chapters()
@@ -39,9 +39,9 @@ def nbgrader_meta(cell):
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
 def test_source_notebook_is_built_from_the_master(chapter):
     path = ROOT / "source" / chapter.name / f"{chapter.name}.ipynb"
-    assert path.is_file(), "run: python -m tools.course build"
+    assert path.is_file(), "run: python -m grader.authoring.course build"
     assert path.read_text() == course_cells.notebook_text(chapter), (
-        f"{path.relative_to(ROOT)} differs from solutions/ + tools/course_content: python -m tools.course build"
+        f"{path.relative_to(ROOT)} differs from solutions/ + course/: python -m grader.authoring.course build"
     )
 
 
@@ -81,7 +81,7 @@ def test_every_public_exercise_has_a_test_cell_with_the_rubric_points():
 @pytest.mark.slow
 def test_release_is_exactly_what_nbgrader_generates():
     problems = course.check()
-    assert problems == [], "\n".join(problems) + "\nrun: python -m tools.course build"
+    assert problems == [], "\n".join(problems) + "\nrun: python -m grader.authoring.course build"
 
 
 def release_code_lines():
@@ -102,7 +102,7 @@ BARE_KEYWORDS = ("else:", "try:", "finally:")  # a line that is only a keyword g
 
 def test_no_solution_or_hidden_test_line_reaches_release():
     released = release_code_lines()
-    assert released, "release/ is empty: python -m tools.course build"
+    assert released, "release/ is empty: python -m grader.authoring.course build"
     leaked = set()
     for path in sorted((ROOT / "solutions").glob("*.py")):
         leaked |= solution_lines(path.read_text(), str(path)) & released
@@ -249,7 +249,7 @@ def test_a_naive_loop_conv2d_finishes_well_within_the_cell_timeout():
 def execute(path, timeout=CELL_TIMEOUT):
     from nbclient import NotebookClient
 
-    from tools.course_config import kernel_path_env
+    from grader.classroom.course_config import kernel_path_env
 
     kernel_path_env(ROOT)
     nb = nbformat.read(str(path), as_version=4)

@@ -22,6 +22,13 @@ nbformat = pytest.importorskip(
 )
 pytest.importorskip("nbgrader", reason="the course needs nbgrader: pip install -e '.[instructor]'")
 
+from grader.authoring.course import chapter_names  # noqa: E402
+from grader.authoring.course_cells import exercise_of_grade_id  # noqa: E402
+from grader.authoring.regions import solution_lines  # noqa: E402
+from grader import cli
+from grader.classroom import regrade  # noqa: E402
+from grader.classroom.course_config import COURSE_ID  # noqa: E402
+from grader.classroom.notebooks import extract_impl  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
 from grader.sandbox import available_isolation  # noqa: E402
@@ -36,12 +43,6 @@ from tests.nbgrader_course import (  # noqa: E402
     solution_cells,
     submit,
 )
-from tools import regrade  # noqa: E402
-from tools.course import chapter_names  # noqa: E402
-from tools.course_cells import exercise_of_grade_id  # noqa: E402
-from tools.course_config import COURSE_ID  # noqa: E402
-from tools.notebooks import extract_impl  # noqa: E402
-from tools.regions import solution_lines  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -275,7 +276,7 @@ def test_printed_secrets_reach_no_feedback(tampered):
 
 def test_regrade_reports_agreement_after_trusted_autograde(tampered, capsys):
     root, _, students, _ = tampered
-    assert regrade.main([str(root), ASSIGNMENT]) == 0, capsys.readouterr().out
+    assert cli.main(["--course", str(root), "regrade", ASSIGNMENT]) == 0, capsys.readouterr().out
     assert "0 where the gradebook differs" in capsys.readouterr().out
 
 
@@ -397,7 +398,6 @@ def test_the_autograde_command_grades_a_class_with_broken_notebooks(tmp_path):
 
 
 def test_regrade_reports_bad_input_without_a_traceback(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        regrade.main([str(tmp_path), ASSIGNMENT])
-    assert exit_info.value.code == 2
-    assert "gradebook.db" in capsys.readouterr().err
+    assert cli.main(["--course", str(tmp_path), "regrade", ASSIGNMENT]) == 2
+    err = capsys.readouterr().err
+    assert "gradebook.db" in err and len(err.strip().splitlines()) == 1

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.authoring import export as kit
+from grader.authoring.regions import find_regions, solution_lines
 from grader.registry import all_checks, is_hidden_check, load_rubric
 from grader.results import run_check
 from grader.target import load_impl
-from tools import export as kit
-from tools.regions import find_regions, solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = load_rubric()
@@ -425,7 +425,7 @@ def test_chapter_and_exercise_choices():
 def test_cli_reports_mistakes_without_a_traceback(tmp_path):
     def cli(*args):
         return subprocess.run(
-            [sys.executable, "-m", "tools.export", *args],
+            [sys.executable, "-m", "grader.cli", "export", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.authoring.regions import solution_lines
+from grader.classroom.gradescope import build_bundle, bundle_files
 from grader.registry import all_checks, load_rubric
-from tools.gradescope_bundle import build_bundle, bundle_files
-from tools.regions import solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -111,8 +111,8 @@ def test_unusable_upload_still_writes_results(autograder):
 def test_bundle_grades_with_its_own_files_only(autograder):
     root, _ = autograder
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    probe = "import grader, tools.batch; print(grader.__file__); print(tools.batch.__file__)"
-    engine = "import tools.batch; print(tools.batch.engine_name())"
+    probe = "import grader, grader.classroom.batch; print(grader.__file__); print(grader.classroom.batch.__file__)"
+    engine = "import grader.classroom.batch; print(grader.classroom.batch.engine_name())"
     done = subprocess.run(
         [sys.executable, "-E", "-s", "-c", probe],
         cwd=root / "source",

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from grader.authoring import export as kit
+from grader.authoring.record import public_checks
+from grader.authoring.regions import find_regions, solution_lines
 from grader.expected import INDEX_FILE, VALUES_FILE
 from grader.oracles import ORACLES
 from grader.registry import load_rubric
 from grader.results import run_check
 from tests.corpus import collect, target_with
 from tests.test_export import kit_text_lines
-from tools import export as kit
-from tools.record import public_checks
-from tools.regions import find_regions, solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = Path(__file__).with_name("kit") / "probe.py"

@@ -1,17 +1,21 @@
 """exercises/ is generated from solutions/: it must be up to date and hold no solution line."""
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 import solutions
-from tools.make_exercises import MASTER, STUBS, expected_stubs, stale_files
-from tools.regions import find_regions, solution_lines, strip_solutions
+from grader.authoring.regions import find_regions, solution_lines, strip_solutions
+from grader.authoring.stubs import expected_stubs, stale_files
+
+ROOT = Path(__file__).resolve().parent.parent
+MASTER, STUBS = ROOT / "solutions", ROOT / "exercises"
 
 
 def test_exercises_are_up_to_date():
-    stale = stale_files()
-    assert not stale, f"run `python tools/make_exercises.py`; out of date: {stale}"
+    stale = stale_files(ROOT)
+    assert not stale, f"run `nnkit course stubs`; out of date: {stale}"
 
 
 def test_no_solution_line_reaches_the_stubs():
@@ -25,7 +29,7 @@ def test_no_solution_line_reaches_the_stubs():
 
 def test_every_student_name_is_a_stub():
     """Each exported exercise raises NotImplementedError somewhere in the stubs."""
-    stub_text = "\n".join(text for text in expected_stubs().values())
+    stub_text = "\n".join(text for text in expected_stubs(MASTER).values())
     for name in solutions.__all__:
         if name == "Layer":
             continue

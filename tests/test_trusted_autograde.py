@@ -13,10 +13,10 @@ pytest.importorskip("nbgrader", reason="the course needs nbgrader: pip install -
 from nbgrader.utils import determine_grade  # noqa: E402
 
 from grader import sandbox  # noqa: E402
+from grader.authoring.course_cells import exercise_of_grade_id  # noqa: E402
+from grader.classroom import trusted_autograde  # noqa: E402
+from grader.classroom.trusted_autograde import GradeInSandbox, IsolationUnavailable, answers_digest  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
-from tools import trusted_autograde  # noqa: E402
-from tools.course_cells import exercise_of_grade_id  # noqa: E402
-from tools.trusted_autograde import GradeInSandbox, IsolationUnavailable, answers_digest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = "ch2_activations"

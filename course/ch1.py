@@ -1,6 +1,6 @@
 """Chapter 1: perceptrons, logic gates, the perceptron learning rule."""
 
-from . import Answer, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch1_perceptron",

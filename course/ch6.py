@@ -1,6 +1,6 @@
 """Chapter 6: optimisers, initialisation, regularisation."""
 
-from . import Answer, Carry, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Carry, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch6_optimization",

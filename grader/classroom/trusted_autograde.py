@@ -2,10 +2,10 @@
 
 nbgrader's own autograde runs every answer cell in a kernel with the instructor's
 rights, in the course folder, sharing that kernel with the test cells. The course's
-configuration (tools/course_config.py) swaps three steps of its pipeline:
+configuration (grader/classroom/course_config.py) swaps three steps of its pipeline:
 
 - `GradeInSandbox` replaces `Execute`. It reads the notebook as data, takes the answer
-  cells by grade_id (tools.notebooks.extract_impl), grades them in the sandbox with the
+  cells by grade_id (grader.classroom.notebooks.extract_impl), grades them in the sandbox with the
   live checks and a fresh secret seed (grader.sandbox.grade_isolated), and writes each
   test cell's output: the points as the cell's result (nbgrader's partial credit), the
   failure messages and hints of the public checks, and only the name, points and
@@ -35,9 +35,9 @@ from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadat
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool
 
+from grader.authoring.course_cells import exercise_of_grade_id
+from grader.classroom.notebooks import NotebookError, extract_impl, read_cells
 from grader.files import replaced
-from tools.course_cells import exercise_of_grade_id
-from tools.notebooks import NotebookError, extract_impl, read_cells
 
 SCHEMA_VERSION = 3  # nbgrader's cell metadata format
 UNISOLATED = (
@@ -222,7 +222,7 @@ class KeepManualScores(NbGraderPreprocessor):
     cell is kept while that digest is unchanged; after a resubmission with other
     answers it is removed (the trusted autograde score counts, and the log says which
     score went). The first trusted autograde of a notebook has no record: manual scores
-    found on its test cells then (such as those the old `tools.regrade --write` wrote,
+    found on its test cells then (such as those the old `grader.classroom.regrade --write` wrote,
     or a score written by a student's cell when autograde still ran cells) are removed
     and logged, so that the gradebook starts equal to the trusted grader.
     """
@@ -284,7 +284,7 @@ def broken_reason(path):
 
 
 def before_each_submission(db_url, notebooks, **_):
-    """Autograde.pre_convert_hook, bound to the gradebook's URL (tools/course_config.py)."""
+    """Autograde.pre_convert_hook, bound to the gradebook's URL (grader/classroom/course_config.py)."""
     report_progress(notebooks)
     zero_broken_notebooks(db_url, notebooks)
 

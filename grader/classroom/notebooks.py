@@ -21,13 +21,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.package import KIT_ROOT
 from grader.sandbox import Limits
 
-ROOT = Path(__file__).resolve().parent.parent
-STUBS = ROOT / "exercises"
+STUBS = KIT_ROOT / "exercises"  # the installed stubs: modules no answer cell defines grade as not implemented
 KEPT = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 IMPORTS = (ast.Import, ast.ImportFrom)
-KIT_PACKAGES = {"exercises", "solutions", "grader", "tools"}
+KIT_PACKAGES = {"exercises", "solutions", "grader"}
 MAX_BYTES = Limits().submission_bytes  # the sandbox's limit for a submission's files
 
 

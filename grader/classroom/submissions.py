@@ -32,10 +32,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.package import KIT_ROOT
 from grader.sandbox import Limits
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "exercises"  # the stubs: modules a student did not hand in are graded as not implemented
+TEMPLATE = KIT_ROOT / "exercises"  # the stubs: modules a student did not hand in are graded as not implemented
 
 MAX_BYTES = Limits().submission_bytes  # one submission's files, unpacked: the sandbox's own limit
 MAX_FILES = 2000
@@ -361,11 +361,11 @@ def assemble(upload, dest, template=TEMPLATE):
 
 def _notebooks_to_impl(notebooks, dest):
     try:
-        from tools.notebooks import NotebookError, extract_impl
+        from grader.classroom.notebooks import NotebookError, extract_impl
     except ImportError as error:
         raise SubmissionError(
             f"nbgrader notebook submissions are not supported by this installation ({error}; "
-            "they need tools/notebooks.py)"
+            "they need grader/classroom/notebooks.py)"
         ) from None
     _check_size(list(notebooks))
     try:
@@ -399,7 +399,7 @@ def prepare(submission, dest, template=TEMPLATE):
 def prepare_upload(upload, dest, template=TEMPLATE):
     """Build an implementation directory from whatever a student uploaded into the folder `upload`.
 
-    A single .zip is extracted safely first; notebooks go through tools.notebooks; otherwise
+    A single .zip is extracted safely first; notebooks go through grader.classroom.notebooks; otherwise
     the folder is assembled as in `assemble`.
     """
     upload = Path(upload)

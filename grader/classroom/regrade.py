@@ -1,9 +1,9 @@
 """Where an nbgrader gradebook differs from the trusted grader.
 
-    python -m tools.regrade COURSE_ROOT ASSIGNMENT
+    nnkit regrade ASSIGNMENT          (in the course folder, or nnkit --course COURSE_ROOT regrade ...)
 
 `nbgrader autograde` with the course's configuration grades in the sandbox
-(tools/trusted_autograde.py), so its scores are the trusted ones. This command
+(grader/classroom/trusted_autograde.py), so its scores are the trusted ones. This command
 grades every notebook under COURSE_ROOT/submitted/<student>/ASSIGNMENT/ the same
 way (same function, a fresh secret seed) and lists each test cell whose score in the
 gradebook differs, up or down: scores from a run without the course's configuration,
@@ -22,12 +22,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.course_config import COURSE_ID
-from tools.notebooks import NotebookError
+from grader.classroom.course_config import COURSE_ID
+from grader.classroom.notebooks import NotebookError
 
 WRITE_IS_GONE = (
     "--write is gone: nbgrader autograde now writes the trusted scores itself "
-    "(tools/trusted_autograde.py); run: nbgrader autograde {assignment} --force"
+    "(grader/classroom/trusted_autograde.py); run: nbgrader autograde {assignment} --force"
 )
 
 
@@ -55,7 +55,7 @@ def recorded_test_cells(gradebook, assignment, notebook, student):
     """The grade_ids of the test cells the gradebook holds for a submitted notebook."""
     from nbgrader.api import MissingEntry
 
-    from tools.course_cells import exercise_of_grade_id
+    from grader.authoring.course_cells import exercise_of_grade_id
 
     try:
         submitted = gradebook.find_submission_notebook(notebook, assignment, student)
@@ -77,11 +77,12 @@ def gradebook_scores(gradebook, assignment, notebook, student, grade_ids):
     return scores
 
 
-def regrade(course_root, assignment, db_url=None):
+def regrade(course_root, assignment, db_url=None, progress=False):
     """Grade every submitted notebook of `assignment`; return a NotebookRegrade per notebook."""
     from nbgrader.api import Gradebook
+    from tqdm import tqdm
 
-    from tools.trusted_autograde import cell_grades
+    from grader.classroom.trusted_autograde import cell_grades
 
     course_root = Path(course_root)
     submitted = course_root / "submitted"
@@ -89,22 +90,26 @@ def regrade(course_root, assignment, db_url=None):
         raise FileNotFoundError(f"{submitted} does not exist: collect the submissions first")
     db_url = db_url or f"sqlite:///{course_root.resolve() / 'gradebook.db'}"
     found = []
+    notebooks = [
+        (student_dir, path)
+        for student_dir in sorted(p for p in submitted.iterdir() if (p / assignment).is_dir())
+        for path in sorted((student_dir / assignment).glob("*.ipynb"))
+    ]
     with Gradebook(db_url, COURSE_ID) as gradebook:
-        for student_dir in sorted(p for p in submitted.iterdir() if (p / assignment).is_dir()):
-            for path in sorted((student_dir / assignment).glob("*.ipynb")):
-                row = NotebookRegrade(student_dir.name, path.stem)
-                try:
-                    row.trusted = {gid: g.points for gid, g in cell_grades(path).items()}
-                except NotebookError as error:  # this notebook alone: the others are still graded
-                    row.problem = str(error)
-                    cells = recorded_test_cells(gradebook, assignment, path.stem, student_dir.name)
-                    row.trusted = dict.fromkeys(cells, 0.0)
-                except Exception as error:  # noqa: BLE001 - the grader's own failure: reported
-                    row.problem = f"the regrade failed: {type(error).__name__}: {error}"
-                row.nbgrader = gradebook_scores(
-                    gradebook, assignment, path.stem, student_dir.name, row.trusted
-                )
-                found.append(row)
+        for student_dir, path in tqdm(
+            notebooks, desc="regrading", unit="notebook", file=sys.stderr, disable=not progress
+        ):
+            row = NotebookRegrade(student_dir.name, path.stem)
+            try:
+                row.trusted = {gid: g.points for gid, g in cell_grades(path).items()}
+            except NotebookError as error:  # this notebook alone: the others are still graded
+                row.problem = str(error)
+                cells = recorded_test_cells(gradebook, assignment, path.stem, student_dir.name)
+                row.trusted = dict.fromkeys(cells, 0.0)
+            except Exception as error:  # noqa: BLE001 - the grader's own failure: reported
+                row.problem = f"the regrade failed: {type(error).__name__}: {error}"
+            row.nbgrader = gradebook_scores(gradebook, assignment, path.stem, student_dir.name, row.trusted)
+            found.append(row)
     return found
 
 
@@ -134,32 +139,35 @@ def report(rows, assignment):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.regrade",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "course_root", help="the nbgrader course directory (with submitted/ and gradebook.db)"
-    )
+EXAMPLES = """\
+examples:
+  nnkit regrade ch4_backprop                 the course in the current folder
+  nnkit --course ~/course regrade ch1_perceptron
+"""
+
+
+def add_arguments(parser):
     parser.add_argument("assignment", help="assignment name, e.g. ch4_backprop")
     parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+
+
+class RegradeError(Exception):
+    """The course cannot be regraded; the message says why."""
+
+
+def run(args):
+    from grader.authoring.course_root import course_root
+
     if args.write:
-        parser.exit(2, f"error: {WRITE_IS_GONE.format(assignment=args.assignment)}\n")
-    root = Path(args.course_root)
+        raise RegradeError(WRITE_IS_GONE.format(assignment=args.assignment))
+    root = course_root()
     if not (root / "gradebook.db").is_file():
-        parser.exit(2, f"error: {root / 'gradebook.db'} not found: autograde the assignment first\n")
+        raise RegradeError(f"{root / 'gradebook.db'} not found: autograde the assignment first")
     try:
-        rows = regrade(root, args.assignment)
+        rows = regrade(root, args.assignment, progress=not args.quiet)
     except FileNotFoundError as error:
-        parser.exit(2, f"error: {error}\n")
+        raise RegradeError(str(error)) from None
     if not rows:
-        parser.exit(2, f"error: no submitted notebooks of {args.assignment} under {root / 'submitted'}\n")
+        raise RegradeError(f"no submitted notebooks of {args.assignment} under {root / 'submitted'}")
     print(report(rows, args.assignment))
     return 1 if any(r.differing_cells() or r.problem for r in rows) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Chapter 5: training networks with Sequential and SGD."""
 
-from . import Answer, Carry, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Carry, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch5_training",

@@ -1,6 +1,6 @@
 """Chapter 3: losses, the numerical gradient, gradient descent."""
 
-from . import Answer, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch3_losses_gradients",

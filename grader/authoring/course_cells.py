@@ -1,4 +1,4 @@
-"""Turn a chapter of tools/course_content into an nbgrader source notebook.
+"""Turn a chapter of course/ into an nbgrader source notebook.
 
 Answer cells are cut out of solutions/ (the one master) with `ast`: each named
 class or function keeps its `### BEGIN SOLUTION` / `### END SOLUTION` regions, so
@@ -11,15 +11,12 @@ notebook's setup cell; their points are the rubric's points for the exercise.
 
 import ast
 import textwrap
-from pathlib import Path
 
 import nbformat
 
-from tools.course_content import HELPERS, Answer, Carry, Chapter, Demo, Markdown, Tests
-from tools.regions import BEGIN, find_regions
-
-ROOT = Path(__file__).resolve().parent.parent
-MASTER = ROOT / "solutions"
+from grader.authoring.chapters import HELPERS, Answer, Carry, Chapter, Demo, Markdown, Tests
+from grader.authoring.course_root import course_master
+from grader.authoring.regions import BEGIN, find_regions
 
 
 # ----------------------------------------------------------------------------- cell metadata
@@ -49,7 +46,7 @@ def exercise_of_grade_id(grade_id):
 
 # ----------------------------------------------------------------------------- code from the master
 def master_source(module):
-    return (MASTER / f"{module}.py").read_text()
+    return (course_master() / f"{module}.py").read_text()
 
 
 def top_level_definitions(source):

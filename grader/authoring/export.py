@@ -1,10 +1,14 @@
 """Export the student starter kit: no solutions, no hidden checks, ready for a zip or GitHub Classroom.
 
-python -m tools.export OUTDIR                      # every chapter
-python -m tools.export OUTDIR --zip                # also OUTDIR.zip
-python -m tools.export OUTDIR --chapters 1-4       # this week's chapters only
-python -m tools.export OUTDIR --exercises Affine,Relu
-python -m tools.export --list                      # the chapters and their exercises
+    nnkit export OUTDIR                      # every chapter
+    nnkit export OUTDIR --zip                # also OUTDIR.zip
+    nnkit export OUTDIR --chapters 1-4       # this week's chapters only
+    nnkit export OUTDIR --exercises Affine,Relu
+    nnkit export --list                      # the chapters and their exercises
+
+It reads the course folder (the current folder, or `nnkit --course DIR`): solutions/ for the
+stubs and the recording, release/ for the notebooks; the grader's files come from the
+installed grader package.
 
 The kit holds exercises/ (every stub, so imports never dangle), the public part
 of grader/ (the front ends and the check modules of the chosen exercises; never
@@ -17,7 +21,6 @@ requirements.txt and .github/workflows/classroom.yml (one autograding step per
 exercise, worth its public points).
 """
 
-import argparse
 import ast
 import json
 import os
@@ -25,24 +28,22 @@ import re
 import shutil
 import sys
 import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from grader import package
+from grader.authoring.course_root import course_master, course_root
+from grader.authoring.record import RecordingError, public_checks, record
+from grader.authoring.regions import find_regions, solution_lines
+from grader.authoring.stubs import expected_stubs
 from grader.expected import kit_fingerprint_of
 from grader.files import replaced
 from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
 from grader.spawner import RUNTIME_FILES
-from tools.make_exercises import expected_stubs
-from tools.record import RecordingError, public_checks, record
-from tools.regions import find_regions, solution_lines
 
-ROOT = Path(__file__).resolve().parent.parent
+GRADER_DIR = Path(__file__).resolve().parent.parent  # the installed grader package: its files go into the kit
 KIT_TEMPLATES = Path(__file__).resolve().parent / "student_kit"
 
 # The curriculum's chapters (the nbgrader assignments) and the exercises each hands out.
@@ -66,7 +67,7 @@ STUDENT_PACKAGES = ("numpy", "scipy", "pytest", "scikit-learn", "tqdm")
 # (the sandbox runs the Classroom workflow's steps, so a submission cannot decide their exit status).
 GRADER_ROOTS = ("__init__", "__main__", "conftest", "test_exercises", "plugin", "checks.__init__", "sandbox")
 # Instructor-only packages of grader/: never in a kit, never imported by what is.
-INSTRUCTOR_PACKAGES = ("hidden", "oracles")
+INSTRUCTOR_PACKAGES = ("hidden", "oracles", "classroom", "authoring")
 RUBRIC_HEADER = """\
 # Points for the checks in this kit, one table per exercise. Exercises without a
 # table are not graded here (they belong to other assignments).
@@ -289,16 +290,14 @@ def notebook_grader_modules(folder):
 
 
 # ----------------------------------------------------------------------------- the kit's own files
-def student_dependencies(pyproject=ROOT / "pyproject.toml"):
-    """The kit's dependencies that students need, as written in pyproject.toml."""
-    with open(pyproject, "rb") as f:
-        project = tomllib.load(f)["project"]
+def student_dependencies():
+    """The kit's dependencies that students need, as the installed grader declares them, and its version."""
     wanted = []
-    for requirement in project["dependencies"]:
+    for requirement in package.dependencies():
         name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower()
         if name in STUDENT_PACKAGES:
             wanted.append(requirement)
-    return wanted, project.get("version", "0.1.0")
+    return wanted, package.version()
 
 
 def step_ids(exercises):
@@ -430,20 +429,20 @@ def oracle_lines(oracles_dir):
     return found
 
 
-def secret_lines(root=ROOT):
+def secret_lines(root=None):
     """{line: where it comes from} of every line that computes an answer: solution bodies and live oracles.
 
     Lines that also appear outside the solution regions (the stubs' own code) and plain lines
     (`return out`, brackets, very short lines) are left out; nothing else is exempt.
     """
     secret, public = {}, set()
-    for path in sorted((root / "solutions").glob("*.py")):
+    for path in sorted(course_master(root).glob("*.py")):
         source = path.read_text()
         for line in solution_lines(source, str(path)):
             secret.setdefault(line, f"solutions/{path.name}")
         inside = {i for r in find_regions(source, str(path)) for i in range(r.begin, r.end + 1)}
         public |= {line.strip() for i, line in enumerate(source.splitlines()) if i not in inside}
-    for line, where in oracle_lines(root / "grader" / "oracles").items():
+    for line, where in oracle_lines(GRADER_DIR / "oracles").items():
         secret.setdefault(line, where)
     return {
         line: where for line, where in secret.items() if line not in public and not PLAIN_LINE.match(line)
@@ -485,7 +484,7 @@ def text_lines(rel, data):
     return {line.strip() for line in text.splitlines()}
 
 
-def leaks(files, root=ROOT):
+def leaks(files, root=None):
     """'file: line (from ...)' for every answer line in the kit's files, and every oracle definition."""
     secret = secret_lines(root)
     found = [
@@ -540,10 +539,10 @@ def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
     return files
 
 
-def recorded_files(exercises, files, root=ROOT):
+def recorded_files(exercises, files, root=None):
     """grader/recorded/: the answers of the chosen exercises' public checks, for the kit's grader `files`."""
     try:
-        recorder = record(exercises, root / "solutions")
+        recorder = record(exercises, course_master(root))
     except RecordingError as error:
         raise ExportError(str(error)) from None
     return {
@@ -565,7 +564,7 @@ def notebook_files(release_dir, notebooks):
 
 def project_files(root, public, hidden, exercises, stubs, notebooks):
     """README, pyproject.toml, requirements.txt, .gitignore and the GitHub Classroom workflow."""
-    dependencies, version = student_dependencies(root / "pyproject.toml")
+    dependencies, version = student_dependencies()
     quoted = "\n".join(f"    {json.dumps(d)}," for d in dependencies)
     pyproject = (KIT_TEMPLATES / "pyproject.toml.in").read_text()
     requirements = (KIT_TEMPLATES / "requirements.txt.in").read_text()
@@ -580,9 +579,10 @@ def project_files(root, public, hidden, exercises, stubs, notebooks):
     }
 
 
-def kit_files(exercises, root=ROOT, with_notebooks=True):
+def kit_files(exercises, root=None, with_notebooks=True):
     """{relative path: bytes} of the whole kit for the chosen exercises; ExportError if solution code would leak."""
-    public, hidden = split_rubric(load_rubric(root / "grader" / "rubric.toml"), all_checks())
+    root = course_root(root)
+    public, hidden = split_rubric(load_rubric(GRADER_DIR / "rubric.toml"), all_checks())
     chosen = set(exercises)
     public = {k: v for k, v in public.items() if k.split(".", 1)[0] in chosen}
     hidden = {k: v for k, v in hidden.items() if k.split(".", 1)[0] in chosen}
@@ -592,9 +592,9 @@ def kit_files(exercises, root=ROOT, with_notebooks=True):
         m for nb in notebooks for m in notebook_grader_modules(root / "release" / nb.assignment)
     ]
 
-    stubs = expected_stubs(root / "solutions")
+    stubs = expected_stubs(course_master(root))
     files = {f"exercises/{rel.as_posix()}": text.encode() for rel, text in stubs.items()}
-    files |= grader_files(root / "grader", public, hidden, exercises, notebook_modules)
+    files |= grader_files(GRADER_DIR, public, hidden, exercises, notebook_modules)
     files |= recorded_files(exercises, files, root)
     files |= notebook_files(root / "release", notebooks)
     files |= project_files(root, public, hidden, exercises, stubs, notebooks)
@@ -606,8 +606,8 @@ def kit_files(exercises, root=ROOT, with_notebooks=True):
     return files
 
 
-def check_outdir(outdir, force, root=ROOT):
-    outdir = outdir.resolve()
+def check_outdir(outdir, force, root=None):
+    outdir, root = outdir.resolve(), course_root(root)
     if outdir == root or root.is_relative_to(outdir):
         raise ExportError(f"{outdir}: refusing to export over the course itself")
     if outdir.exists() and not outdir.is_dir():
@@ -648,7 +648,7 @@ def write_zip(zip_path, folder_name, files):
             archive.writestr(info, files[rel])
 
 
-def export(outdir, exercises=None, make_zip=False, force=False, with_notebooks=True, root=ROOT):
+def export(outdir, exercises=None, make_zip=False, force=False, with_notebooks=True, root=None):
     """Write the kit for `exercises` (default: all) to `outdir`; return the files written (relative paths)."""
     exercises = exercises or curriculum()
     outdir = check_outdir(Path(outdir), force, root)
@@ -666,13 +666,17 @@ def list_chapters():
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("outdir", nargs="?", type=Path, help="directory to write the kit into")
+EXAMPLES = """\
+examples:
+  nnkit export starter-kit --zip        starter-kit/ and starter-kit.zip: every chapter
+  nnkit export week1 --chapters 1-3     chapters 1 to 3: their exercises, rubric and notebooks
+  nnkit export affine --exercises Affine,Relu
+  nnkit export --list                   the chapters and their exercises
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("outdir", nargs="?", type=Path, metavar="OUTDIR", help="folder to write the kit into")
     parser.add_argument("--zip", action="store_true", help="also write OUTDIR.zip")
     parser.add_argument("--force", action="store_true", help="replace OUTDIR if it exists and is not empty")
     selection = parser.add_mutually_exclusive_group()
@@ -682,28 +686,28 @@ def main(argv=None):
     parser.add_argument(
         "--list", action="store_true", help="list the chapters and their exercises, then exit"
     )
-    args = parser.parse_args(argv)
+
+
+def run(args):
     if args.list:
         print(list_chapters())
         return 0
     if args.outdir is None:
-        parser.error("OUTDIR is required (or --list)")
-    try:
-        exercises = choose_exercises(args.chapters, args.exercises)
-        for name, missing in missing_needs(exercises).items():
-            print(
-                f"warning: the checks of {name} also run the student's {', '.join(missing)}, not handed out in this kit",
-                file=sys.stderr,
-            )
-        written = export(args.outdir, exercises, args.zip, args.force, not args.no_notebooks)
-    except ExportError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
-    count = f"{len(exercises)} exercise{'s' * (len(exercises) != 1)}"
-    print(f"wrote {len(written)} files to {args.outdir} ({count}: {', '.join(exercises)})")
-    if args.zip:
-        print(f"wrote {args.outdir.with_name(args.outdir.name + '.zip')}")
+        raise ExportError("OUTDIR is required (or --list)")
+    exercises = choose_exercises(args.chapters, args.exercises)
+    for name, missing in missing_needs(exercises).items():
+        print(
+            f"warning: the checks of {name} also run the student's {', '.join(missing)}, not handed out in this kit",
+            file=sys.stderr,
+        )
+    if not args.quiet:
+        print(
+            f"recording the expected values of {len(exercises)} exercises' public checks ...", file=sys.stderr
+        )
+    written = export(args.outdir, exercises, args.zip, args.force, not args.no_notebooks)
+    if not args.quiet:
+        count = f"{len(exercises)} exercise{'s' * (len(exercises) != 1)}"
+        print(f"wrote {len(written)} files to {args.outdir} ({count}: {', '.join(exercises)})")
+        if args.zip:
+            print(f"wrote {args.outdir.with_name(args.outdir.name + '.zip')}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,14 +6,11 @@ ask for, hint candidates included, is kept; `Recorder.files()` turns them into t
 `grader/recorded/` data. Hidden checks never run here, so none of their inputs is recorded.
 """
 
-from pathlib import Path
-
+from grader.authoring.course_root import course_master
 from grader.expected import Recorder, using
 from grader.registry import all_checks, is_hidden_check
 from grader.results import run_check
 from grader.target import load_impl
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class RecordingError(Exception):
@@ -26,9 +23,10 @@ def public_checks(exercises):
     return [c for c in all_checks() if c.exercise in chosen and not is_hidden_check(c)]
 
 
-def record(exercises, reference=ROOT / "solutions"):
-    """A Recorder holding every expected value the public checks of `exercises` ask for."""
-    target = load_impl(reference)
+def record(exercises, reference=None):
+    """A Recorder holding every expected value the public checks of `exercises` ask for, on `reference`
+    (default: the course's solutions/)."""
+    target = load_impl(course_master() if reference is None else reference)
     with using(Recorder()) as recorder:
         failed = [r for r in (run_check(c, target) for c in public_checks(exercises)) if not r.passed]
     if failed:

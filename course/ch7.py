@@ -1,6 +1,6 @@
 """Chapter 7: convolutional networks."""
 
-from . import HELPERS, Answer, Carry, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import HELPERS, Answer, Carry, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch7_cnn",

@@ -1,6 +1,6 @@
 """Chapter 4: backpropagation through computational graphs and layers."""
 
-from . import Answer, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch4_backprop",

@@ -1,4 +1,4 @@
-"""The nbgrader configuration of the course, shared by nbgrader_config.py and tools/course.py."""
+"""The nbgrader configuration of the course, shared by nbgrader_config.py and grader/authoring/course.py."""
 
 import functools
 import os
@@ -13,7 +13,7 @@ CELL_TIMEOUT = 120  # seconds per cell: a naive-loop Conv2d passes, an infinite 
 
 def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     """nbgrader Config for the course rooted at `root` (gradebook.db there unless `db_url`)."""
-    from tools.trusted_autograde import before_each_submission
+    from grader.classroom.trusted_autograde import before_each_submission
 
     root = Path(root).resolve()
     c = Config()
@@ -22,23 +22,23 @@ def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
-    # Autograde: no kernel runs student code; the sandbox grades it (tools/trusted_autograde.py).
+    # Autograde: no kernel runs student code; the sandbox grades it (grader/classroom/trusted_autograde.py).
     c.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
         "nbgrader.preprocessors.DeduplicateIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
-        "tools.trusted_autograde.CheckCellMetadata",
+        "grader.classroom.trusted_autograde.CheckCellMetadata",
     ]
     c.Autograde.autograde_preprocessors = [
-        "tools.trusted_autograde.GradeInSandbox",
+        "grader.classroom.trusted_autograde.GradeInSandbox",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
         "nbgrader.preprocessors.SaveAutoGrades",
-        "tools.trusted_autograde.KeepManualScores",
+        "grader.classroom.trusted_autograde.KeepManualScores",
         "nbgrader.preprocessors.AssignLatePenalties",
-        "tools.trusted_autograde.CheckCellMetadata",
+        "grader.classroom.trusted_autograde.CheckCellMetadata",
     ]
     c.Autograde.pre_convert_hook = functools.partial(before_each_submission, c.CourseDirectory.db_url)
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -46,7 +46,7 @@ def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-        "tools.feedback.WithholdHiddenTests",
+        "grader.classroom.feedback.WithholdHiddenTests",
     ]
     return c
 

@@ -1,16 +1,16 @@
 """Build the Gradescope autograder zip, and grade one submission inside Gradescope.
 
-    python -m tools.gradescope_bundle --out autograder.zip [--rubric RUBRIC.toml]
+    nnkit gradescope --out autograder.zip [--rubric RUBRIC.toml]
 
 The zip holds `setup.sh` (installs Python and the grader's dependencies with pip),
 `run_autograder`, `requirements.txt`, the grader package (with its rubric: checks marked
 `after_published` there stay hidden from students until grades are published), the
 student stubs of exercises/ (so modules a student did not upload grade as not
-implemented), and the few tools that unpack and grade a submission. Never solutions/.
+implemented). Never solutions/.
 
 Inside Gradescope, `run_autograder` calls
 
-    python -m tools.gradescope_bundle --grade-submission
+    python -m grader.classroom.gradescope --grade-submission      (nnkit gradescope --grade-submission)
 
 which turns /autograder/submission (a zip, a folder laid out like exercises/, or loose .py
 files) into an implementation directory, grades it in isolation and writes
@@ -18,7 +18,6 @@ files) into an implementation directory, grades it in isolation and writes
 AUTOGRADER_ROOT environment variable (or --root).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -28,8 +27,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ("__init__.py", "submissions.py", "batch.py", "gradescope_bundle.py", "notebooks.py")
+from grader.package import KIT_ROOT, dependencies
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
@@ -72,7 +70,7 @@ if [ -z "$PY" ]; then
   if [ -x "$ROOT/venv/bin/python" ]; then PY="$ROOT/venv/bin/python"; else PY=python3; fi
 fi
 cd "$ROOT/source"
-exec "$PY" -E -s -m tools.gradescope_bundle --grade-submission --root "$ROOT" ${GRADER_TIMEOUT:+--timeout "$GRADER_TIMEOUT"}
+exec "$PY" -E -s -m grader.classroom.gradescope --grade-submission --root "$ROOT" ${GRADER_TIMEOUT:+--timeout "$GRADER_TIMEOUT"}
 """
 
 
@@ -82,18 +80,17 @@ class BundleError(Exception):
 
 # -- building --------------------------------------------------------------------------------
 def requirements():
-    """The grader's run-time dependencies, from pyproject.toml."""
-    with open(KIT_ROOT / "pyproject.toml", "rb") as f:
-        project = tomllib.load(f)["project"]
-    return list(project.get("dependencies", []))
+    """The grader's run-time dependencies."""
+    return dependencies()
 
 
 def bundle_files(rubric=None):
     """{path in the zip: bytes} for everything the autograder needs, and nothing instructor-only."""
     files = {}
     for path in sorted((KIT_ROOT / "grader").rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
-            files[path.relative_to(KIT_ROOT).as_posix()] = path.read_bytes()
+        rel = path.relative_to(KIT_ROOT)
+        if path.is_file() and path.suffix in (".py", ".toml", ".in") and "__pycache__" not in rel.parts:
+            files[rel.as_posix()] = path.read_bytes()
     if rubric is not None:
         text = Path(rubric).read_bytes()
         try:
@@ -103,10 +100,9 @@ def bundle_files(rubric=None):
         files["grader/rubric.toml"] = text
     for path in sorted((KIT_ROOT / "exercises").glob("*.py")):
         files[f"exercises/{path.name}"] = path.read_bytes()
-    for name in TOOLS:
-        if (KIT_ROOT / "tools" / name).is_file():
-            files[f"tools/{name}"] = (KIT_ROOT / "tools" / name).read_bytes()
-    needs = requirements() + (["nbformat"] if "tools/notebooks.py" in files else [])  # notebook uploads
+    needs = requirements() + (
+        ["nbformat"] if "grader/classroom/notebooks.py" in files else []
+    )  # notebook uploads
     files["requirements.txt"] = ("\n".join(needs) + "\n").encode()
     files["setup.sh"] = SETUP_SH.encode()
     files["run_autograder"] = RUN_AUTOGRADER.encode()
@@ -136,9 +132,9 @@ def build_bundle(out, rubric=None):
 # -- grading inside Gradescope -------------------------------------------------------------------
 def grade_submission(root, timeout=None):
     """Grade `root`/submission and write `root`/results/results.json; return the results data."""
+    from grader.classroom.batch import grade_directory, unusable_results, write_atomic
+    from grader.classroom.submissions import SubmissionError, prepare_upload
     from grader.report import gradescope_results
-    from tools.batch import grade_directory, unusable_results, write_atomic
-    from tools.submissions import SubmissionError, prepare_upload
 
     root = Path(root)
     started = time.perf_counter()
@@ -157,16 +153,20 @@ def grade_submission(root, timeout=None):
     return data
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.gradescope_bundle",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+EXAMPLES = """\
+examples:
+  nnkit gradescope --out autograder.zip            upload as a "zip file upload" autograder
+  nnkit gradescope --out autograder.zip --rubric week3.toml
+"""
+
+
+def add_arguments(parser):
     parser.add_argument(
         "--out", metavar="ZIP", help="where to write the autograder zip (e.g. autograder.zip)"
     )
-    parser.add_argument("--rubric", metavar="TOML", help="rubric to bundle (default: grader/rubric.toml)")
+    parser.add_argument(
+        "--rubric", metavar="TOML", help="rubric to bundle (default: the grader's rubric.toml)"
+    )
     parser.add_argument(
         "--grade-submission",
         action="store_true",
@@ -183,25 +183,31 @@ def main(argv=None):
         metavar="SECONDS",
         help="time limit for the import and each check (default: each check's own limit)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args):
     if args.grade_submission:
         if not (Path(args.root) / "submission").is_dir():
-            print(f"error: {Path(args.root) / 'submission'}: no such directory", file=sys.stderr)
-            return 2
+            raise BundleError(f"{Path(args.root) / 'submission'}: no such directory")
         data = grade_submission(args.root, args.timeout)
         print(f"score: {data['score']:g}; results written to {Path(args.root) / 'results' / 'results.json'}")
         return 0
     if not args.out:
-        parser.error("--out is required to build the bundle")
+        raise BundleError("--out ZIP is required to build the bundle")
     if args.rubric and not Path(args.rubric).is_file():
-        parser.error(f"--rubric {args.rubric}: no such file")
-    try:
-        names = build_bundle(args.out, args.rubric)
-    except BundleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out} ({len(names)} files): upload it as the autograder in Gradescope")
+        raise BundleError(f"--rubric {args.rubric}: no such file")
+    names = build_bundle(args.out, args.rubric)
+    if not args.quiet:
+        print(f"wrote {args.out} ({len(names)} files): upload it as the autograder in Gradescope")
     return 0
+
+
+def main(argv=None):
+    """`python -m grader.classroom.gradescope`: what run_autograder calls inside Gradescope, where the
+    grader is a folder of files rather than an installed `nnkit`."""
+    from grader.cli import main as nnkit
+
+    return nnkit(["gradescope", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Chapter 2: activation functions and the forward pass of a 3-layer network."""
 
-from . import Answer, Chapter, Demo, Markdown, Tests
+from grader.authoring.chapters import Answer, Chapter, Demo, Markdown, Tests
 
 CHAPTER = Chapter(
     "ch2_activations",

@@ -2,7 +2,7 @@
 
 nbgrader's feedback HTML shows the autograded notebook: the hidden tests' source is
 back in the test cells, and a failing hidden test prints its traceback. This
-preprocessor (GenerateFeedback.preprocessors in tools/course_config.py) removes
+preprocessor (GenerateFeedback.preprocessors in grader/classroom/course_config.py) removes
 every hidden-test region from the source and replaces the error output of a
 cell that had one by a one-line notice.
 """

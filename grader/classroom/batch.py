@@ -1,9 +1,9 @@
 """Grade a folder of submissions: a gradebook CSV and per-student feedback.
 
-    python -m tools.batch SUBMISSIONS --out OUTDIR [--jobs N] [--force] [--dask ADDRESS|local] [--only NAME ...]
+    python -m grader.classroom.batch SUBMISSIONS --out OUTDIR [--jobs N] [--force] [--dask ADDRESS|local] [--only NAME ...]
 
 SUBMISSIONS holds one entry per student: a directory laid out like exercises/, a .zip
-of one, or an nbgrader student folder of submitted notebooks (see tools/submissions.py).
+of one, or an nbgrader student folder of submitted notebooks (see grader/classroom/submissions.py).
 Each submission is graded on its own, in its own process, with a time limit; a broken
 or hostile submission only ever costs its own points.
 
@@ -15,7 +15,7 @@ OUTDIR receives
 
 Every entry of SUBMISSIONS gets a row, graded or with the reason it could not be. Names
 are kept as written; the files of a name that is not plain lower-case ASCII carry a hash
-of it (`José~1f0e2d3c4b.txt`, see tools.submissions.file_stem). Cells of the CSV that a
+of it (`José~1f0e2d3c4b.txt`, see grader.classroom.submissions.file_stem). Cells of the CSV that a
 spreadsheet would run as a formula are escaped with a leading '; the JSON keeps them as
 they are.
 
@@ -27,7 +27,6 @@ are new or changed (or were graded by another version of the grader); --force re
 kit installed); --dask local starts a local Dask cluster with --jobs workers.
 """
 
-import argparse
 import contextlib
 import csv
 import dataclasses
@@ -48,13 +47,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.expected import kit_fingerprint
-from grader.files import replaced
-from grader.hints import MISTAKE_ID
-from grader.registry import RubricEntry, all_checks, load_rubric
-from grader.report import gradescope_results, summary_table
-from grader.results import CheckResult
-from tools.submissions import (
+from grader.classroom.submissions import (
     SubmissionError,
     content_hash,
     discover,
@@ -64,8 +57,14 @@ from tools.submissions import (
     safe_extract,
     student_name,
 )
+from grader.expected import kit_fingerprint_of
+from grader.files import replaced
+from grader.hints import MISTAKE_ID
+from grader.package import KIT_ROOT
+from grader.registry import RubricEntry, all_checks, load_rubric
+from grader.report import gradescope_results, summary_table
+from grader.results import CheckResult
 
-KIT_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the grader package
 CHILD_TIMEOUT = 600.0  # without the sandbox: wall-clock seconds for grading one whole submission
 # The checks' data seed is process-wide while a submission is graded: one submission at a
 # time per process (threads of a Dask worker wait their turn; use processes for parallelism).
@@ -256,9 +255,21 @@ def write_atomic(path, text):
         f.write(text)
 
 
+# Modules of grader/ that never change a result: what reads results, builds the course or parses commands.
+NOT_GRADING = ("authoring/", "cli.py", "classroom/class_report.py", "classroom/canvas.py", "classroom/similarity.py")
+
+
 def grader_fingerprint():
     """sha256 of the grader's code and rubric: results from another grader version are regraded."""
-    return kit_fingerprint(KIT_ROOT / "grader")
+    grader_dir = KIT_ROOT / "grader"
+    files = {
+        f"grader/{rel}": path.read_bytes()
+        for path in grader_dir.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not (rel := path.relative_to(grader_dir).as_posix()).startswith(NOT_GRADING)
+    }
+    return kit_fingerprint_of(files)
 
 
 def check_results(record):
@@ -543,13 +554,15 @@ def run_dask(tasks, client, cluster, timeout):
             cluster.close()
 
 
-def _progress(total):
+def _progress(total, quiet=False):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="submission", desc="grading", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total, unit="submission", desc="grading", file=sys.stderr, dynamic_ncols=True, disable=quiet
+    )
 
 
-def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None, timeout=None):
+def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None, timeout=None, quiet=False):
     """Grade every (new or changed) submission and rebuild the gradebook; return a summary dict."""
     outputs = Outputs(out)
     everyone = discover(submissions_dir, exclude=[outputs.root])
@@ -592,7 +605,7 @@ def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None,
             finished = run_dask(tasks, client, cluster, timeout)
         else:
             finished = run_local(tasks, jobs, timeout)
-        with _progress(len(tasks)) as bar:
+        with _progress(len(tasks), quiet) as bar:
             for name, record in finished:
                 outputs.save(_finish(record, name, keys[name], sources[name]))
                 summary["graded"] += 1
@@ -635,12 +648,16 @@ def _finish(record, name, key, source):
 
 
 # -- command line --------------------------------------------------------------------------------
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.batch",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+EXAMPLES = """\
+examples:
+  nnkit batch submissions/ --out graded/ --jobs 2
+  nnkit batch submissions/ --out graded/ --dask local --jobs 2         a local Dask cluster
+  nnkit batch submissions/ --out graded/ --dask tcp://scheduler:8786   an existing cluster
+  nnkit batch submissions/ --out graded/ --only alice bob --force      regrade two students
+"""
+
+
+def add_arguments(parser):
     parser.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one submission per student")
     parser.add_argument(
         "--out", required=True, metavar="OUTDIR", help="folder for the gradebook and feedback"
@@ -662,23 +679,17 @@ def build_parser():
         help="time limit for importing a submission and for each check (default: each check's own limit; "
         f"without grader.sandbox: for the whole submission, default {CHILD_TIMEOUT:g})",
     )
-    return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args):
     if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+        raise SubmissionError("--jobs must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
-        parser.error("--timeout must be positive")
+        raise SubmissionError("--timeout must be positive")
     try:
         summary = grade_batch(
-            args.submissions, args.out, args.jobs, args.force, args.dask, args.only, args.timeout
+            args.submissions, args.out, args.jobs, args.force, args.dask, args.only, args.timeout, args.quiet
         )
-    except SubmissionError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(
             "interrupted: graded submissions are kept; run the same command again to continue",
@@ -692,12 +703,9 @@ def main(argv=None):
             f"(their results stay in {Path(args.out) / 'results'})",
             file=sys.stderr,
         )
-    print(
-        f"graded {summary['graded']}, already graded {summary['skipped']}, "
-        f"with problems {summary['problems']}; gradebook: {gradebook}"
-    )
+    if not args.quiet:
+        print(
+            f"graded {summary['graded']}, already graded {summary['skipped']}, "
+            f"with problems {summary['problems']}; gradebook: {gradebook}"
+        )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Grade one implementation folder with every check, the hidden ones included.
+
+    nnkit grade                        ./exercises, in the sandbox
+    nnkit grade --impl DIR             any folder laid out like exercises/
+    nnkit grade --in-process           in this process, with pytest (real tracebacks; your own code only)
+
+By default the code runs in the sandbox's worker (grader/sandbox/), as in batch grading: it cannot
+reach the grader, the hidden checks or the oracles, and a fresh secret seed draws the inputs.
+`--in-process` runs the pytest front end instead (`python -m grader`), where the code graded
+shares the grader's process: use it only for code you trust.
+"""
+
+import argparse
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  nnkit grade                                  ./exercises, isolated
+  nnkit grade --impl solutions                 the reference (full marks)
+  nnkit grade --impl submissions/alice -m Conv2d -m MaxPool2d
+  nnkit grade --json results.json              also Gradescope's results.json
+  nnkit grade --in-process -k backward -x      pytest's options after --in-process
+"""
+
+
+class GradeError(Exception):
+    """The folder cannot be graded; the message says why."""
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--impl", type=Path, default=Path("exercises"), help="folder to grade (default: ./exercises)"
+    )
+    parser.add_argument(
+        "-m", "--exercise", action="append", default=[], metavar="NAME", help="only this exercise"
+    )
+    parser.add_argument(
+        "--json", dest="results_json", metavar="FILE", help="write Gradescope's results.json here"
+    )
+    parser.add_argument("--seed", type=int, help="data seed (default: a fresh secret one; sandbox only)")
+    parser.add_argument(
+        "--in-process",
+        nargs=argparse.REMAINDER,
+        metavar="PYTEST_OPTION",
+        help="grade in this process with pytest; options after it go to pytest (-k, -x, ...)",
+    )
+
+
+def run(args):
+    from grader.__main__ import exercise_names, impl_problem, resolve_exercise
+
+    problem = impl_problem(args.impl)
+    if problem:
+        raise GradeError(problem)
+    known = exercise_names()
+    try:
+        names = [resolve_exercise(n.strip(), known) for v in args.exercise for n in v.split(",") if n.strip()]
+    except ValueError as error:
+        raise GradeError(str(error)) from None
+    argv = ["--impl", str(args.impl), *(a for n in dict.fromkeys(names) for a in ("-m", n))]
+    argv += ["--json", args.results_json] if args.results_json else []
+    if args.in_process is not None:
+        from grader.__main__ import main as in_process
+
+        return in_process(argv + args.in_process)
+    from grader.sandbox import main as isolated
+
+    argv += ["--seed", str(args.seed)] if args.seed is not None else []
+    return isolated(argv)
