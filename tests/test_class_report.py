@@ -3,9 +3,12 @@
 A real batch run costs about 5 s per submission (each is graded in the sandbox), so the class
 here is graded in this process: each student is the reference implementation with a known
 corpus bug (or a crash, or a hang) planted, graded by the registered checks of three exercises,
-and written to OUTDIR the way tools.batch writes its results.
+and written to a batch output folder the way grader.classroom.batch writes its results.
+`write_planted_class` is shared with tests/test_class_report_browser.py, which opens the page
+in a real browser.
 """
 
+import argparse
 import dataclasses
 import json
 import subprocess
@@ -16,12 +19,12 @@ from pathlib import Path
 import pytest
 
 import solutions as ref
+from grader.classroom import batch, class_report
+from grader.classroom.class_report import add_arguments, build_report, main, render_html, run
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from tests.corpus import target_with
 from tests.corpus.layers import AffineBiasNotSummed, AffineTransposedDWAlways
-from tools import batch
-from tools.class_report import build_report, main, render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ("sigmoid", "Affine", "Relu")
@@ -68,7 +71,7 @@ def grade(replacements, timeout):
 
 
 def record(student, status, problem, results):
-    """A record as tools.batch stores it in results/<student>.json."""
+    """A record as grader.classroom.batch stores it in results/<student>.json."""
     return {
         "student": student,
         "submission": f"/submissions/{student}",
@@ -82,10 +85,9 @@ def record(student, status, problem, results):
     }
 
 
-@pytest.fixture(scope="module")
-def outdir(tmp_path_factory):
-    """A batch output folder: results/, feedback/ and gradebook.csv as tools.batch writes them."""
-    out = tmp_path_factory.mktemp("class") / "graded"
+def write_planted_class(out):
+    """Grade CLASS and the ungradeable submission into the batch output folder `out`
+    (results/, feedback/ and gradebook.csv as grader.classroom.batch writes them); return `out`."""
     outputs = batch.Outputs(out)
     records = [record(name, "graded", "", grade(*setup)) for name, setup in CLASS.items()]
     name, status, problem = UNGRADEABLE
@@ -94,6 +96,23 @@ def outdir(tmp_path_factory):
         outputs.save(r)
     outputs.write_gradebook(records)
     return out
+
+
+def planted_mistake(records, student, check_id):
+    """The mistake identifier `student`'s result of `check_id` carries (None when it names none)."""
+    return next(
+        r["mistake"]
+        for rec in records
+        if rec["student"] == student
+        for r in rec["results"]
+        if r["id"] == check_id
+    )
+
+
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory):
+    """The planted class's batch output folder."""
+    return write_planted_class(tmp_path_factory.mktemp("class") / "graded")
 
 
 @pytest.fixture(scope="module")
@@ -118,20 +137,19 @@ def check(report, check_id):
 
 def test_mistakes_are_ranked_as_planted(report, records):
     mistakes = exercise(report, "Affine")["mistakes"]
-    assert mistakes[0]["students"] == sorted(TRANSPOSED) and mistakes[0]["count"] == 3
-    dw = next(
-        r
-        for rec in records
-        if rec["student"] == "ann"
-        for r in rec["results"]
-        if r["id"] == "Affine.backward_dW"
-    )
-    assert mistakes[0]["mistake"] == dw["mistake"] is not None
+    transposed = planted_mistake(records, "ann", "Affine.backward_dW")
+    not_summed = planted_mistake(records, "dan", "Affine.backward_db")
+    assert None not in (transposed, not_summed) and transposed != not_summed
+    # exactly the two planted bugs, the one three students share first
+    assert [(m["mistake"], m["students"], m["count"]) for m in mistakes] == [
+        (transposed, sorted(TRANSPOSED), 3),
+        (not_summed, ["dan"], 1),
+    ]
     assert "Affine.backward_dW" in mistakes[0]["checks"] and "x.T @ dout" in mistakes[0]["hint"]
-    assert [m["count"] for m in mistakes] == sorted((m["count"] for m in mistakes), reverse=True)
-    assert mistakes[-1]["students"] == ["dan"] and "summed over the batch" in mistakes[-1]["hint"]
-    assert all(set(m["students"]) <= {*TRANSPOSED, "dan"} for m in mistakes)
-    assert exercise(report, "sigmoid")["mistakes"] == []
+    assert "Affine.backward_db" in mistakes[1]["checks"] and "summed over the batch" in mistakes[1]["hint"]
+    assert all(planted_mistake(records, s, "Affine.backward_dW") == transposed for s in TRANSPOSED)
+    assert exercise(report, "sigmoid")["mistakes"] == [] and exercise(report, "Relu")["mistakes"] == []
+    assert all(e["unnamed"] == [] for e in report["exercises"])
 
 
 def test_pass_rates_and_means(report, records):
@@ -252,7 +270,7 @@ def test_results_left_out_of_the_gradebook_are_left_out_of_the_report(outdir, tm
 
 def test_a_missing_or_empty_outdir_is_one_line_and_nonzero(tmp_path):
     missing = subprocess.run(
-        [sys.executable, "-m", "tools.class_report", str(tmp_path / "nowhere")],
+        [sys.executable, "-m", "grader.classroom.class_report", str(tmp_path / "nowhere")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -263,3 +281,54 @@ def test_a_missing_or_empty_outdir_is_one_line_and_nonzero(tmp_path):
     assert "nowhere" in missing.stderr
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
+
+
+def test_quiet_prints_nothing_and_still_writes(outdir, tmp_path, capsys):
+    page = tmp_path / "quiet.html"
+    assert main([str(outdir), "--out", str(page), "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_a_folder_that_is_no_batch_output_is_one_line(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not a batch output\n", encoding="utf-8")
+    assert main([str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "not a batch output" in err and "nnkit batch" in err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_without_matplotlib_the_error_is_one_line(outdir, tmp_path, capsys, monkeypatch):
+    for module in ("matplotlib", "matplotlib.figure", "matplotlib.ticker", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    page, numbers = tmp_path / "r.html", tmp_path / "r.json"
+    assert main([str(outdir), "--out", str(page), "--json", str(numbers)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("error: ") and "matplotlib" in err and str(numbers) in err
+    assert (
+        not page.exists() and json.loads(numbers.read_text(encoding="utf-8"))["format"] == class_report.FORMAT
+    )
+
+
+def test_mounts_as_a_subcommand(outdir, tmp_path, capsys):
+    """The way the nnkit command mounts it: add_arguments on a sub-parser, --quiet from the top."""
+    top = argparse.ArgumentParser(prog="nnkit")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true")
+    sub = top.add_subparsers(dest="command").add_parser(
+        "report", parents=[common], epilog=class_report.EXAMPLES
+    )
+    add_arguments(sub)
+    sub.set_defaults(run=run)
+    args = top.parse_args(["report", str(outdir), "--out", str(tmp_path / "r.html")])
+    assert args.run(args) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"reported {GRADED + 1} submissions ({GRADED} graded): {tmp_path / 'r.html'}"
+    )
+    args = top.parse_args(["report", "-q", str(tmp_path / "nowhere")])
+    assert args.run(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: no folder") and len(err.splitlines()) == 1
+    assert "nnkit report graded/" in class_report.EXAMPLES

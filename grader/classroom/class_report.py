@@ -1,13 +1,14 @@
 """The class report: what a batch run found across the class, as one HTML page and as JSON.
 
-    python -m tools.class_report OUTDIR [--out report.html] [--json report.json]
+    nnkit report GRADED_DIR [--out HTML] [--json JSON]
 
-OUTDIR is the output folder of `python -m tools.batch SUBMISSIONS --out OUTDIR`; the report
-reads its results/<student>.json. When OUTDIR/gradebook.csv exists, only the students it
-lists are reported (results of submissions that were removed from the folder stay on disk,
-out of the gradebook, and out of the report too). The HTML page (default OUTDIR/report.html)
-is self-contained: its plots are embedded PNG images, it needs no other file and no
-JavaScript, and every text that comes from a submission (names, messages, hints) is escaped.
+GRADED_DIR is the --out folder of `nnkit batch SUBMISSIONS --out GRADED_DIR`; the report reads
+its results/<student>.json. When GRADED_DIR/gradebook.csv exists, only the students it lists
+are reported (results of submissions that were removed from the folder stay on disk, out of
+the gradebook, and out of the report too). The HTML page (default GRADED_DIR/report.html) is
+self-contained: its plots are embedded PNG images, it needs no other file and no JavaScript
+(it holds no script at all), and every text that comes from a submission (names, messages,
+hints) is escaped. `python -m grader.classroom.class_report` is the same command.
 
 What counts
     Statistics cover the graded submissions (record status "graded"). Submissions that
@@ -25,7 +26,7 @@ the thing measured:
 
     {
       "format": "nnkit-class-report/1",
-      "submissions": 31,              # every result in OUTDIR (that the gradebook lists)
+      "submissions": 31,              # every result in GRADED_DIR (that the gradebook lists)
       "graded": 30,                   # of which graded: the statistics below cover these
       "max_points": 223.0,            # the most points a submission can get
       "scores": {
@@ -57,7 +58,7 @@ the thing measured:
                     "example": "Relu.forward: your code raised ..."}, ...]},   # most students first
       "timeouts": {...},              # the same for status "timeout"
       "ungraded": [{"student": "zed", "status": "invalid submission", "problem": "..."}],
-      "left_out": ["old"]             # results in OUTDIR/results that the gradebook no longer lists
+      "left_out": ["old"]             # results in GRADED_DIR/results the gradebook no longer lists
     }
 
 The plots need matplotlib (`pip install -e '.[instructor]'`); the JSON alone does not.
@@ -74,7 +75,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tools.batch import Outputs, csv_cell, write_atomic
+from grader.classroom.batch import Outputs, csv_cell, write_atomic
 
 FORMAT = "nnkit-class-report/1"
 BROKEN = {"crashes": "error", "timeouts": "timeout"}  # report key -> check status
@@ -88,13 +89,13 @@ STATUS_COUNTS = {  # check status -> the count it adds to in a check's summary
 
 
 class ReportError(Exception):
-    """OUTDIR cannot be reported on (missing, or holding no results); the message is one line."""
+    """GRADED_DIR cannot be reported on (missing, not a batch output, no results); one line."""
 
 
 # -- reading a batch result ---------------------------------------------------------------------
-def gradebook_students(outdir):
-    """The student column of OUTDIR/gradebook.csv as written (formula-escaped), or None without one."""
-    path = Path(outdir) / "gradebook.csv"
+def gradebook_students(graded_dir):
+    """The student column of GRADED_DIR/gradebook.csv as written (formula-escaped), or None without one."""
+    path = Path(graded_dir) / "gradebook.csv"
     try:
         with open(path, encoding="utf-8", errors="backslashreplace", newline="") as f:
             return {row.get("student") for row in csv.DictReader(f)}
@@ -107,17 +108,23 @@ def as_in_gradebook(name):
     return csv_cell(name).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def load_records(outdir):
-    """(records, left_out): the batch records of `outdir` the gradebook lists, and the names it does not."""
-    outdir = Path(outdir)
-    if not outdir.is_dir():
-        raise ReportError(f"no folder {outdir}: give the --out folder of python -m tools.batch")
-    records = Outputs(outdir).records()
+def load_records(graded_dir):
+    """(records, left_out): the batch records of `graded_dir` the gradebook lists, and the names it does not."""
+    graded_dir = Path(graded_dir)
+    outputs = Outputs(graded_dir)
+    if not graded_dir.is_dir():
+        raise ReportError(f"no folder {graded_dir}: give the --out folder of nnkit batch")
+    if not outputs.results.is_dir():
+        raise ReportError(
+            f"{graded_dir} is not a batch output (it has no results/ folder): "
+            "give the folder nnkit batch SUBMISSIONS --out GRADED_DIR wrote"
+        )
+    records = outputs.records()
     if not records:
         raise ReportError(
-            f"{outdir / 'results'} holds no results: run python -m tools.batch SUBMISSIONS --out {outdir} first"
+            f"{outputs.results} holds no results: run nnkit batch SUBMISSIONS --out {graded_dir} first"
         )
-    listed = gradebook_students(outdir)
+    listed = gradebook_students(graded_dir)
     if listed is None:
         return records, []
     kept = [r for r in records if as_in_gradebook(r["student"]) in listed]
@@ -182,14 +189,17 @@ def score_summary(graded):
     return {**summary, "students": students}
 
 
-def exercise_results(graded, exercise):
-    """[(student, [results of `exercise`])] for the graded records that have the exercise."""
-    pairs = []
+def by_exercise(graded):
+    """{exercise: [(student, [its results of the exercise])]} over the graded records, in the order
+    the results first list the exercises (the curriculum's)."""
+    groups = {}
     for record in graded:
-        mine = [r for r in _results(record) if r.get("exercise") == exercise]
-        if mine:
-            pairs.append((record["student"], mine))
-    return pairs
+        mine = {}
+        for r in _results(record):
+            mine.setdefault(r.get("exercise"), []).append(r)
+        for exercise, results in mine.items():
+            groups.setdefault(exercise, []).append((record["student"], results))
+    return groups
 
 
 def named_mistakes(pairs):
@@ -218,9 +228,9 @@ def named_mistakes(pairs):
     ]
 
 
-def exercise_summary(graded, exercise):
-    """Mean score, pass rate, students with crashes, time-outs and stubs, and named mistakes of one exercise."""
-    pairs = exercise_results(graded, exercise)
+def exercise_summary(exercise, pairs):
+    """Mean score, pass rate, students with crashes, time-outs and stubs, and named mistakes of one
+    exercise, from its [(student, [results])]."""
 
     def students_with(status):
         return sum(any(r.get("status") == status for r in mine) for _, mine in pairs)
@@ -308,16 +318,16 @@ def broken_results(graded, status):
 
 
 def build_report(records, left_out=()):
-    """The class report of batch `records` (dicts as in OUTDIR/results/*.json) as a JSON-ready dict."""
+    """The class report of batch `records` (dicts as in GRADED_DIR/results/*.json) as a JSON-ready dict."""
     graded = [r for r in records if r.get("status") == "graded"]
-    exercises = in_order(r.get("exercise") for record in graded for r in _results(record))
+    exercises = by_exercise(graded)
     return {
         "format": FORMAT,
         "submissions": len(records),
         "graded": len(graded),
         "max_points": max((score_of(r)["max_points"] for r in graded), default=0.0),
         "scores": score_summary(graded),
-        "exercises": [exercise_summary(graded, e) for e in exercises],
+        "exercises": [exercise_summary(e, pairs) for e, pairs in exercises.items()],
         "checks": check_summaries(graded),
         **{key: broken_results(graded, status) for key, status in BROKEN.items()},
         "ungraded": sorted(
@@ -337,6 +347,12 @@ def build_report(records, left_out=()):
 
 
 # -- plots -----------------------------------------------------------------------------------------
+PAGE_WIDTH = 9.6  # inches at 100 CSS pixels each: the page's 60rem column
+PIXELS_PER_INCH = 100  # CSS pixels
+SHARPNESS = 2  # device pixels per CSS pixel in the PNG: sharp on high-density screens too
+BLUE, ORANGE, INK = "#4c72b0", "#dd8452", "#222222"
+
+
 def _figure(width, height):
     """A matplotlib Figure drawn by the Agg canvas (no pyplot, no global state)."""
     try:
@@ -344,51 +360,90 @@ def _figure(width, height):
         from matplotlib.figure import Figure
     except ImportError:
         raise ReportError("the report's plots need matplotlib: pip install -e '.[instructor]'") from None
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=PIXELS_PER_INCH, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
 def png_data_uri(figure):
-    """The figure as a data: URI of a PNG image."""
+    """The figure as a data: URI of a PNG image, SHARPNESS device pixels per CSS pixel."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=SHARPNESS * PIXELS_PER_INCH, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def score_histogram(report):
-    """A histogram of the graded submissions' scores (percent of the maximum, ten bins)."""
+def plot(figure, alt):
+    """An <img> of the figure at its size in CSS pixels (the page keeps its place while loading)."""
+    width, height = (round(inches * PIXELS_PER_INCH) for inches in figure.get_size_inches())
+    return Raw(f'<img src="{esc(png_data_uri(figure))}" width="{width}" height="{height}" alt="{esc(alt)}">')
+
+
+def _tidy(ax):
+    """Light grid behind the bars, no top and right frame."""
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def score_histogram(report, alt="histogram of the graded submissions' scores"):
+    """A histogram of the graded submissions' scores (percent of the maximum, ten bins), each bar
+    labelled with its count, the median and the mean marked."""
+    figure = _figure(PAGE_WIDTH, 3.6)  # first: it says so when matplotlib is missing
     from matplotlib.ticker import MaxNLocator
 
-    figure = _figure(7, 3.4)
     ax = figure.subplots()
     percents = [s["percent"] for s in report["scores"]["students"]]
-    ax.hist(percents, bins=[10 * i for i in range(11)], color="#4c72b0", edgecolor="white")
-    ax.set(
-        title=f"Score distribution ({report['graded']} graded submissions)",
-        xlabel="score (% of the maximum)",
-        ylabel="students",
-        xlim=(0, 100),
+    counts, _, bars = ax.hist(percents, bins=[10 * i for i in range(11)], color=BLUE, edgecolor="white")
+    ax.bar_label(bars, labels=[f"{c:.0f}" if c else "" for c in counts], padding=2, color=INK)
+    scores = report["scores"]
+    ax.axvline(
+        scores["median_percent"],
+        color=INK,
+        linestyle="--",
+        linewidth=1.2,
+        label=f"median {scores['median_percent']:.1f} %",
     )
+    ax.axvline(
+        scores["mean_percent"],
+        color=INK,
+        linestyle=":",
+        linewidth=1.5,
+        label=f"mean {scores['mean_percent']:.1f} %",
+    )
+    ax.set_title(f"Score distribution ({report['graded']} graded submissions)", loc="left")
+    ax.set(xlabel="score (% of the maximum)", ylabel="students", xlim=(0, 100), xticks=range(0, 101, 10))
+    ax.set_ylim(0, max(counts.max(), 1) * 1.15)  # room for the labels
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return png_data_uri(figure)
+    ax.grid(axis="y", alpha=0.3)
+    _tidy(ax)
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=2, frameon=False)  # beside the title
+    return plot(figure, alt)
 
 
-def exercise_chart(report):
-    """Horizontal bars per exercise: mean score and pass rate, both in percent."""
+def exercise_chart(report, alt="bar chart of each exercise's mean score and pass rate"):
+    """Horizontal bars per exercise: mean score and pass rate, both in percent, each labelled."""
     exercises = report["exercises"]
-    figure = _figure(7, 1.2 + 0.32 * max(len(exercises), 1))
+    figure = _figure(PAGE_WIDTH, 1.1 + 0.34 * max(len(exercises), 1))
     ax = figure.subplots()
     rows = list(range(len(exercises)))
     means = [e["mean_percent"] or 0 for e in exercises]
     passes = [100 * (e["pass_rate"] or 0) for e in exercises]
-    ax.barh([y - 0.2 for y in rows], means, height=0.4, label="mean score", color="#4c72b0")
-    ax.barh([y + 0.2 for y in rows], passes, height=0.4, label="pass rate", color="#dd8452")
+    for offset, values, label, colour in (
+        (-0.2, means, "mean score", BLUE),
+        (0.2, passes, "pass rate", ORANGE),
+    ):
+        bars = ax.barh([y + offset for y in rows], values, height=0.4, label=label, color=colour)
+        ax.bar_label(bars, labels=[f"{v:.0f} %" for v in values], padding=3, fontsize=8, color=INK)
     ax.set_yticks(rows, [e["exercise"] for e in exercises], parse_math=False)
-    ax.invert_yaxis()
-    ax.set(title="Per exercise: mean score and pass rate", xlabel="% of graded submissions", xlim=(0, 100))
-    ax.legend(loc="lower right")
-    return png_data_uri(figure)
+    ax.set_ylim(len(exercises) - 0.5, -0.5)  # the first exercise on top, no empty rows
+    ax.set_xlim(0, 109)  # room for a label past a full bar
+    ax.spines["bottom"].set_bounds(0, 100)
+    ax.set_xticks(range(0, 101, 20))
+    ax.set_title("Per exercise: mean score and pass rate", loc="left")
+    ax.set_xlabel("% of graded submissions")
+    ax.grid(axis="x", alpha=0.3)
+    _tidy(ax)
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=2, frameon=False)  # beside the title
+    return plot(figure, alt)
 
 
 # -- HTML --------------------------------------------------------------------------------------------
@@ -431,11 +486,6 @@ def names(students):
     return ", ".join(students) if students else "–"
 
 
-def image(uri, alt):
-    """An <img> of a data: URI."""
-    return Raw(f'<img src="{esc(uri)}" alt="{esc(alt)}">')
-
-
 def summary_section(report):
     """The headline numbers as a list."""
     scores = report["scores"]
@@ -463,7 +513,7 @@ def distribution_section(report):
     """The score histogram."""
     if not report["graded"]:
         return Raw("<p>No submission could be graded.</p>\n")
-    return image(score_histogram(report), "histogram of the graded submissions' scores")
+    return score_histogram(report)
 
 
 def exercise_section(report):
@@ -491,8 +541,9 @@ def exercise_section(report):
         "timed out",
         "not implemented",
     )
-    chart = image(exercise_chart(report), "bar chart of each exercise's mean score and pass rate")
-    return Raw(chart + table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
+    if not report["exercises"]:
+        return Raw("<p>No submission could be graded.</p>\n")
+    return Raw(exercise_chart(report) + table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
 
 
 def check_section(report):
@@ -521,7 +572,7 @@ def mistake_item(mistake, graded):
         f"<code>{esc(mistake['mistake'])}</code>: <strong>{mistake['count']}</strong> of {graded} graded students"
         f' <span class="quiet">({esc(", ".join(mistake["checks"]))})</span>'
         f"<blockquote>{esc(mistake['hint'])}</blockquote>"
-        f'<p class="students">{esc(names(mistake["students"]))}</p>'
+        f'<p class="students">who: {esc(names(mistake["students"]))}</p>'
         "</li>\n"
     )
 
@@ -570,6 +621,36 @@ def ungraded_section(report):
     return table(("student", "status", "reason"), rows)
 
 
+def student_section(report):
+    """Every graded student: score, the mistakes named in their results, checks that crashed or
+    timed out; lowest score first (whom to help first), then by name."""
+    named, broken = {}, {}
+    for e in report["exercises"]:
+        for m in e["mistakes"]:
+            for student in m["students"]:
+                named.setdefault(student, []).append(m["mistake"])
+    for key, what in (("crashes", "crashed"), ("timeouts", "timed out")):
+        for c in report[key]["checks"]:
+            for student in c["students"]:
+                broken.setdefault(student, Counter())[what] += 1
+    students = sorted(report["scores"]["students"], key=lambda s: (s["percent"], s["student"]))
+    if not students:
+        return Raw("<p>No submission could be graded.</p>\n")
+    rows = [
+        (
+            s["student"],
+            f"{s['points']:g} / {s['max_points']:g}",
+            f"{s['percent']:.1f} %",
+            Raw(", ".join(f"<code>{esc(m)}</code>" for m in named.get(s["student"], ())) or "–"),
+            ", ".join(f"{n} {what}" for what, n in broken.get(s["student"], Counter()).items()) or "–",
+        )
+        for s in students
+    ]
+    return table(
+        ("student", "points", "score", "named mistakes", "checks crashed or timed out"), rows, {1, 2}
+    )
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
@@ -579,7 +660,7 @@ th { background: #f3f3f3; } td.num { text-align: right; white-space: nowrap; }
 img { max-width: 100%; height: auto; display: block; margin: 0.8rem 0; }
 blockquote { margin: 0.3rem 0 0.3rem 1rem; color: #444; font-style: italic; }
 .quiet { color: #777; font-size: 0.88rem; } .students { color: #333; font-size: 0.9rem; }
-code { font-size: 0.9em; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
 """
 
 
@@ -594,6 +675,7 @@ def render_html(report, title="Class report"):
         ("Crashes", broken_section(report, "crashes", "crashed")),
         ("Time-outs", broken_section(report, "timeouts", "timed out")),
         ("Submissions that could not be graded", ungraded_section(report)),
+        ("Students, lowest score first", student_section(report)),
     ]
     body = "".join(
         f"<section>\n<h2>{esc(heading)}</h2>\n{content}</section>\n" for heading, content in sections
@@ -608,46 +690,68 @@ def render_html(report, title="Class report"):
 
 
 # -- command line ------------------------------------------------------------------------------------
-EXAMPLE = """example:
-  python -m tools.batch submissions --out graded
-  python -m tools.class_report graded --json graded/report.json
-  (then open graded/report.html in a browser)"""
+EXAMPLES = """\
+examples:
+  nnkit report graded/                              graded/report.html
+  nnkit report graded/ --json graded/report.json    the numbers too, as JSON
+  nnkit report graded/ --out week3.html             the page somewhere else
+  nnkit report -q graded/                           no line saying what was written
+
+GRADED_DIR is the --out folder of `nnkit batch SUBMISSIONS --out GRADED_DIR`; open the page in
+any browser, it needs no other file, no network and no JavaScript.
+"""
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.class_report",
-        description=(
-            "Turn a batch result (the --out folder of python -m tools.batch) into a class report:\n"
-            "score distribution, per-exercise mean score and pass rate, every check's pass rate\n"
-            "worst first, the named mistakes of each exercise ranked by how many students made\n"
-            "them, crashes, time-outs and the submissions that could not be graded."
-        ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's arguments, for `nnkit report` and `python -m grader.classroom.class_report`."""
+    parser.add_argument(
+        "graded_dir", metavar="GRADED_DIR", help="the --out folder of nnkit batch (results/, gradebook.csv)"
     )
-    parser.add_argument("outdir", metavar="OUTDIR", help="the output folder of python -m tools.batch")
-    parser.add_argument("--out", metavar="HTML", help="the HTML page to write (default OUTDIR/report.html)")
+    parser.add_argument(
+        "--out", metavar="HTML", help="the HTML page to write (default GRADED_DIR/report.html)"
+    )
     parser.add_argument("--json", metavar="JSON", help="also write the report's numbers as JSON here")
-    return parser
+
+
+def run(args) -> int:
+    """Write the page (and the JSON); 0, or 2 after one `error: ...` line on stderr for a user error."""
+    graded_dir = Path(args.graded_dir)
+    html_path = Path(args.out) if args.out else graded_dir / "report.html"
+    written = []
+    try:
+        records, left_out = load_records(graded_dir)
+        report = build_report(records, left_out)
+        if args.json:  # the numbers need no matplotlib: written even when the page cannot be
+            write_atomic(args.json, json.dumps(report, indent=2) + "\n")
+            written.append(str(args.json))
+        page = render_html(report, title=f"Class report: {graded_dir.resolve().name}")
+        write_atomic(html_path, page)
+        written.insert(0, str(html_path))
+    except ReportError as error:
+        also = f" (only {written[0]} was written)" if written else ""
+        print(f"error: {error}{also}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.filename or error}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    if not getattr(args, "quiet", False):
+        print(
+            f"reported {report['submissions']} submissions ({report['graded']} graded): {', '.join(written)}"
+        )
+    return 0
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    html_path = Path(args.out) if args.out else Path(args.outdir) / "report.html"
-    try:
-        records, left_out = load_records(args.outdir)
-        report = build_report(records, left_out)
-        page = render_html(report, title=f"Class report: {Path(args.outdir).resolve().name}")
-        write_atomic(html_path, page)
-        if args.json:
-            write_atomic(args.json, json.dumps(report, indent=2) + "\n")
-    except (ReportError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    written = [str(html_path)] + ([args.json] if args.json else [])
-    print(f"reported {report['submissions']} submissions ({report['graded']} graded): {', '.join(written)}")
-    return 0
+    """`python -m grader.classroom.class_report`: the same as `nnkit report`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.classroom.class_report",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
