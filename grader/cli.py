@@ -90,11 +90,7 @@ def parser():
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module_name, summary in COMMANDS:
-        try:  # TEMPORARY
-            module = importlib.import_module(module_name)
-            module.run, module.EXAMPLES  # noqa: B018
-        except (ImportError, AttributeError):
-            continue
+        module = importlib.import_module(module_name)
         sub = commands.add_parser(
             name,
             help=summary,

@@ -41,7 +41,7 @@ from grader.expected import kit_fingerprint_of
 from grader.files import replaced
 from grader.oracles import ORACLES
 from grader.registry import all_checks, is_hidden_check, load_rubric
-from grader.spawner import RUNTIME_FILES
+from grader.sandbox.spawn import RUNTIME_FILES
 
 GRADER_DIR = Path(__file__).resolve().parent.parent  # the installed grader package: its files go into the kit
 KIT_TEMPLATES = Path(__file__).resolve().parent / "student_kit"
@@ -694,6 +694,7 @@ def run(args):
         return 0
     if args.outdir is None:
         raise ExportError("OUTDIR is required (or --list)")
+    course_master()
     exercises = choose_exercises(args.chapters, args.exercises)
     for name, missing in missing_needs(exercises).items():
         print(
