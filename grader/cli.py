@@ -23,6 +23,7 @@ COMMANDS = (
     ("report", "grader.classroom.class_report", "what the class got wrong: an HTML page from a batch result"),
     ("canvas", "grader.classroom.canvas", "a batch gradebook as the CSV Canvas imports"),
     ("similarity", "grader.classroom.similarity", "pairs of submissions whose code is suspiciously alike"),
+    ("autograde", "grader.classroom.autograde", "nbgrader autograde in the sandbox, with progress"),
     ("regrade", "grader.classroom.regrade", "where the nbgrader gradebook differs from the trusted grader"),
     ("gradescope", "grader.classroom.gradescope", "build the Gradescope autograder zip"),
 )
@@ -36,6 +37,7 @@ examples:
   nnkit report graded/                         graded/report.html
   nnkit canvas graded/ --roster roster.csv --assignment "Homework 4 (12345)"
   nnkit similarity submissions/                similar pairs, similarity.html
+  nnkit autograde ch4_backprop                 nbgrader's autograde, graded in the sandbox
   nnkit gradescope --out autograder.zip
   nnkit --course ~/nn-course course check      any command on a course elsewhere
 
@@ -64,6 +66,7 @@ def user_errors():
         ("grader.classroom.canvas", "CanvasError"),
         ("grader.classroom.similarity", "SimilarityError"),
         ("grader.classroom.grade", "GradeError"),
+        ("grader.classroom.autograde", "AutogradeError"),
     ):
         error = getattr(sys.modules.get(module), name, None)
         if isinstance(error, type):

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.authoring.course import nbgrader_api
-from grader.classroom.course_config import COURSE_ID
+from grader.classroom.course_config import COURSE_ID, nbgrader_api
 
 ROOT = Path(__file__).resolve().parent.parent
 

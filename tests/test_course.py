@@ -13,9 +13,9 @@ nbformat = pytest.importorskip(
 )
 pytest.importorskip("nbgrader", reason="the course needs nbgrader: pip install -e '.[instructor]'")
 
+from grader.authoring import course, course_cells  # noqa: E402
 from grader.authoring.chapters import Answer, Carry, chapters  # noqa: E402
 from grader.authoring.chapters import Tests as TestCell  # noqa: E402
-from grader.authoring import course, course_cells  # noqa: E402
 from grader.authoring.regions import find_regions, solution_lines  # noqa: E402
 from grader.classroom.course_config import CELL_TIMEOUT  # noqa: E402
 from grader.classroom.notebooks import extract_impl  # noqa: E402

@@ -22,11 +22,10 @@ nbformat = pytest.importorskip(
 )
 pytest.importorskip("nbgrader", reason="the course needs nbgrader: pip install -e '.[instructor]'")
 
+from grader import cli  # noqa: E402
 from grader.authoring.course import chapter_names  # noqa: E402
 from grader.authoring.course_cells import exercise_of_grade_id  # noqa: E402
 from grader.authoring.regions import solution_lines  # noqa: E402
-from grader import cli
-from grader.classroom import regrade  # noqa: E402
 from grader.classroom.course_config import COURSE_ID  # noqa: E402
 from grader.classroom.notebooks import extract_impl  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
@@ -395,6 +394,26 @@ def test_the_autograde_command_grades_a_class_with_broken_notebooks(tmp_path):
             assert score == 0, (student, log[-3000:])
             assert student in log, f"{student} is not named in the log"
     assert "int_grade_id: ch2_activations.ipynb: cell" in log  # the earlier score did not stay
+
+
+def test_nnkit_autograde_grades_every_submission_in_the_sandbox(tmp_path, capsys):
+    """`nnkit autograde` runs nbgrader's autograde with the trusted pipeline even where the course's
+    own nbgrader_config.py is plain nbgrader: no cell runs, a broken notebook is named and scores 0,
+    the rest go on."""
+    new_course(tmp_path, [ASSIGNMENT])
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")  # nothing of the kit's
+    submit(tmp_path, "honest", ASSIGNMENT, solution_cells(ASSIGNMENT))
+    path = notebook_path(tmp_path, "submitted", "broken", ASSIGNMENT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ this is not a notebook")
+    assert cli.main(["--course", str(tmp_path), "autograde", ASSIGNMENT, "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == f"autograded 1 of 2 submissions of {ASSIGNMENT}; failed: broken\n"
+    assert "broken: not graded" in captured.err and "not appear to be JSON" in captured.err
+    got = scores(tmp_path, ASSIGNMENT, ["honest", "broken"])
+    assert got == {"honest": sum(cell_points(ASSIGNMENT).values()), "broken": 0}
+    assert cli.main(["--course", str(tmp_path), "autograde", ASSIGNMENT, "--student", "nobody"]) == 2
+    assert "nobody" in capsys.readouterr().err
 
 
 def test_regrade_reports_bad_input_without_a_traceback(tmp_path, capsys):

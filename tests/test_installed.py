@@ -22,7 +22,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_PARTS = ("solutions", "exercises", "course", "source", "release", "nbgrader_config.py")
-COMMANDS = ("grade", "course", "export", "batch", "report", "canvas", "similarity", "regrade", "gradescope")
+COMMANDS = (
+    "grade",
+    "course",
+    "export",
+    "batch",
+    "report",
+    "canvas",
+    "similarity",
+    "autograde",
+    "regrade",
+    "gradescope",
+)
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.authoring import stubs
 from grader.authoring.chapters import chapters
 from grader.authoring.course_root import CourseError, course_master, course_root
-from grader.classroom.course_config import course_config, kernel_path_env
+from grader.classroom.course_config import nbgrader_api
 from grader.files import replaced
 
 EXAMPLES = """\
@@ -46,17 +46,6 @@ def write_sources(course_root, names=None):
             f.write(notebook_text(chapter))
         paths.append(path)
     return paths
-
-
-def nbgrader_api(folder, db_url=None, cell_timeout=None):
-    """An NbGraderAPI for the nbgrader course at `folder` (no per-command start-up cost)."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    kwargs = {} if cell_timeout is None else {"cell_timeout": cell_timeout}
-    config = course_config(folder, db_url=db_url, **kwargs)
-    kernel_path_env(course_root())
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 def generate_release(course_root, names):

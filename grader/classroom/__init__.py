@@ -9,6 +9,7 @@
     similarity.py        nnkit similarity: suspiciously alike submissions (copydetect)
     gradescope.py        nnkit gradescope: the autograder zip, and grading inside Gradescope
     trusted_autograde.py nbgrader autograde without running a cell: answer cells graded in the sandbox
+    autograde.py         nnkit autograde: that pipeline for every submission, with progress
     course_config.py     the course's nbgrader configuration (read by nbgrader_config.py)
     feedback.py          nbgrader feedback without hidden tests
     regrade.py           nnkit regrade: where the gradebook differs from the trusted grader

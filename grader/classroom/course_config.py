@@ -61,3 +61,15 @@ def kernel_path_env(kit_root):
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+
+
+def nbgrader_api(folder, db_url=None, cell_timeout=None):
+    """An NbGraderAPI for the nbgrader course at `folder`, configured as above whatever the folder's own
+    nbgrader_config.py says (no per-command start-up cost)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    kwargs = {} if cell_timeout is None else {"cell_timeout": cell_timeout}
+    config = course_config(folder, db_url=db_url, **kwargs)
+    kernel_path_env(folder)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
