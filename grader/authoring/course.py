@@ -11,8 +11,11 @@ its Python API, with a throwaway gradebook).
 """
 
 import filecmp
+import sys
 import tempfile
 from pathlib import Path
+
+from tqdm import tqdm
 
 from grader.authoring import stubs
 from grader.authoring.chapters import chapters
@@ -33,12 +36,12 @@ def chapter_names():
     return [c.name for c in chapters()]
 
 
-def write_sources(course_root, names=None):
+def write_sources(course_root, names=None, progress=False):
     """Write source/<chapter>/<chapter>.ipynb under `course_root`; return the paths."""
     from grader.authoring.course_cells import notebook_text
 
     paths = []
-    for chapter in chapters():
+    for chapter in tqdm(chapters(), desc="source", unit="chapter", file=sys.stderr, disable=not progress):
         if names and chapter.name not in names:
             continue
         path = Path(course_root) / "source" / chapter.name / f"{chapter.name}.ipynb"
@@ -48,11 +51,11 @@ def write_sources(course_root, names=None):
     return paths
 
 
-def generate_release(course_root, names):
+def generate_release(course_root, names, progress=False):
     """Run generate_assignment for every name into `course_root`/release, with a throwaway gradebook."""
     with tempfile.TemporaryDirectory() as tmp:
         api = nbgrader_api(course_root, db_url=f"sqlite:///{Path(tmp) / 'gradebook.db'}")
-        for name in names:
+        for name in tqdm(names, desc="release", unit="chapter", file=sys.stderr, disable=not progress):
             result = api.generate_assignment(name, force=True, create=True)
             if not result["success"]:
                 raise RuntimeError(
@@ -60,15 +63,15 @@ def generate_release(course_root, names):
                 )
 
 
-def build(out_root=None):
+def build(out_root=None, progress=False):
     """Write source/ and release/ under `out_root` (default: the course itself) from the course's master."""
     out_root = course_root(out_root)
     names = chapter_names()
-    written = write_sources(out_root)
+    written = write_sources(out_root, progress=progress)
     for stale in sorted((out_root / "source").glob("*")):
         if stale.is_dir() and stale.name not in names:
             print(f"note: source/{stale.name} is not a chapter of the course (left alone)")
-    generate_release(out_root, names)
+    generate_release(out_root, names, progress)
     return written
 
 
@@ -92,11 +95,11 @@ def differences(expected_root, actual_root, subdirs=("source", "release")):
     return problems
 
 
-def check(root=None):
+def check(root=None, progress=False):
     """Build into a temporary directory and list how the course differs from it (stubs included)."""
     problems = [f"out of date: exercises/{rel}" for rel in stubs.stale_files(root)]
     with tempfile.TemporaryDirectory() as tmp:
-        build(tmp)
+        build(tmp, progress)
         return problems + differences(tmp, course_root(root))
 
 
@@ -138,13 +141,13 @@ def run(args):
     needs_nbgrader()
     if args.action == "build":
         run_stubs(False, args.quiet)
-        paths = build()
+        paths = build(progress=not args.quiet)
         if not args.quiet:
             for path in paths:
                 print(f"wrote {path.relative_to(root)}")
             print("wrote release/ with nbgrader generate_assignment")
         return 0
-    problems = check()
+    problems = check(progress=not args.quiet)
     for line in problems:
         print(line)
     if problems:

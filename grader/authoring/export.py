@@ -539,10 +539,10 @@ def grader_files(grader_dir, public, hidden, exercises, extra_modules=()):
     return files
 
 
-def recorded_files(exercises, files, root=None):
+def recorded_files(exercises, files, root=None, progress=False):
     """grader/recorded/: the answers of the chosen exercises' public checks, for the kit's grader `files`."""
     try:
-        recorder = record(exercises, course_master(root))
+        recorder = record(exercises, course_master(root), progress)
     except RecordingError as error:
         raise ExportError(str(error)) from None
     return {
@@ -579,7 +579,7 @@ def project_files(root, public, hidden, exercises, stubs, notebooks):
     }
 
 
-def kit_files(exercises, root=None, with_notebooks=True):
+def kit_files(exercises, root=None, with_notebooks=True, progress=False):
     """{relative path: bytes} of the whole kit for the chosen exercises; ExportError if solution code would leak."""
     root = course_root(root)
     public, hidden = split_rubric(load_rubric(GRADER_DIR / "rubric.toml"), all_checks())
@@ -595,7 +595,7 @@ def kit_files(exercises, root=None, with_notebooks=True):
     stubs = expected_stubs(course_master(root))
     files = {f"exercises/{rel.as_posix()}": text.encode() for rel, text in stubs.items()}
     files |= grader_files(GRADER_DIR, public, hidden, exercises, notebook_modules)
-    files |= recorded_files(exercises, files, root)
+    files |= recorded_files(exercises, files, root, progress)
     files |= notebook_files(root / "release", notebooks)
     files |= project_files(root, public, hidden, exercises, stubs, notebooks)
     found = leaks(files, root)
@@ -648,11 +648,13 @@ def write_zip(zip_path, folder_name, files):
             archive.writestr(info, files[rel])
 
 
-def export(outdir, exercises=None, make_zip=False, force=False, with_notebooks=True, root=None):
+def export(
+    outdir, exercises=None, make_zip=False, force=False, with_notebooks=True, root=None, progress=False
+):
     """Write the kit for `exercises` (default: all) to `outdir`; return the files written (relative paths)."""
     exercises = exercises or curriculum()
     outdir = check_outdir(Path(outdir), force, root)
-    files = kit_files(exercises, root, with_notebooks)
+    files = kit_files(exercises, root, with_notebooks, progress)
     write_tree(outdir, files, force)
     if make_zip:
         write_zip(outdir.with_name(outdir.name + ".zip"), outdir.name, files)
@@ -701,11 +703,9 @@ def run(args):
             f"warning: the checks of {name} also run the student's {', '.join(missing)}, not handed out in this kit",
             file=sys.stderr,
         )
-    if not args.quiet:
-        print(
-            f"recording the expected values of {len(exercises)} exercises' public checks ...", file=sys.stderr
-        )
-    written = export(args.outdir, exercises, args.zip, args.force, not args.no_notebooks)
+    written = export(
+        args.outdir, exercises, args.zip, args.force, not args.no_notebooks, progress=not args.quiet
+    )
     if not args.quiet:
         count = f"{len(exercises)} exercise{'s' * (len(exercises) != 1)}"
         print(f"wrote {len(written)} files to {args.outdir} ({count}: {', '.join(exercises)})")

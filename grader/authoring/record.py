@@ -6,6 +6,10 @@ ask for, hint candidates included, is kept; `Recorder.files()` turns them into t
 `grader/recorded/` data. Hidden checks never run here, so none of their inputs is recorded.
 """
 
+import sys
+
+from tqdm import tqdm
+
 from grader.authoring.course_root import course_master
 from grader.expected import Recorder, using
 from grader.registry import all_checks, is_hidden_check
@@ -23,12 +27,15 @@ def public_checks(exercises):
     return [c for c in all_checks() if c.exercise in chosen and not is_hidden_check(c)]
 
 
-def record(exercises, reference=None):
+def record(exercises, reference=None, progress=False):
     """A Recorder holding every expected value the public checks of `exercises` ask for, on `reference`
-    (default: the course's solutions/)."""
+    (default: the course's solutions/); `progress` shows a bar on stderr."""
     target = load_impl(course_master() if reference is None else reference)
+    checks = tqdm(
+        public_checks(exercises), desc="recording", unit="check", file=sys.stderr, disable=not progress
+    )
     with using(Recorder()) as recorder:
-        failed = [r for r in (run_check(c, target) for c in public_checks(exercises)) if not r.passed]
+        failed = [r for r in (run_check(c, target) for c in checks) if not r.passed]
     if failed:
         raise RecordingError(
             "the reference fails public checks, so nothing was recorded:\n  "
