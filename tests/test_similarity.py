@@ -138,6 +138,18 @@ def write_notebook(folder, cells):
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
 
 
+ONE_LINERS = {
+    'raise NotImplementedError("relu: keep positive entries, zero the rest")': "return np.maximum(0, x)",
+    'raise NotImplementedError("tanh: (e^x - e^-x) / (e^x + e^-x), computed without overflow")': "return np.tanh(x)",
+    'raise NotImplementedError("sigmoid: use exp(-x) where x >= 0 and exp(x) / (1 + exp(x)) where x < 0")': (
+        "return 1 / (1 + np.exp(-x))"
+    ),
+    'raise NotImplementedError("softmax: subtract the row max before exponentiating, then normalise each row")': (
+        "e = np.exp(x - x.max(axis=-1, keepdims=True))\n    return e / e.sum(axis=-1, keepdims=True)"
+    ),
+}
+
+
 def make_class(course):
     """An nbgrader course root whose submitted/ folder holds one entry per case."""
     folder = course / "submitted"
@@ -154,6 +166,15 @@ def make_class(course):
     disguised_copy(INDEPENDENT, folder / "indep_copy")
     shutil.copytree(EXERCISES, folder / "stubs", ignore=IGNORE)
     (folder / "dave.rar").write_bytes(b"Rar!\x1a\x07\x00")
+    for student in ("conv_a", "conv_b"):  # the same conv.py, every other module left as the stub
+        (folder / student).mkdir()
+        shutil.copy(SOLUTIONS / "conv.py", folder / student / "conv.py")
+    for student in ("little_a", "little_b"):  # the same four short functions, nothing else
+        (folder / student).mkdir()
+        text = (EXERCISES / "functions.py").read_text()
+        for stub, line in ONE_LINERS.items():
+            text = text.replace(stub, line)
+        (folder / student / "functions.py").write_text(text)
     code = [definitions(SOLUTIONS / "layers.py"), definitions(SOLUTIONS / "losses.py")]
     write_notebook(
         folder / "nb_answers",
@@ -189,7 +210,11 @@ def scores(checked, a, b):
 
 
 def flagged(checked, a, b):
-    return max(scores(checked, a, b)) > THRESHOLD
+    pair = next(p for p in checked[3]["pairs"] if {p["a"], p["b"]} == {a, b})
+    assert pair["flagged"] == (
+        max(scores(checked, a, b)) > THRESHOLD and pair["shared_tokens"] >= similarity.MIN_SHARED_TOKENS
+    )
+    return pair["flagged"]
 
 
 # -- the tests ---------------------------------------------------------------------------------------
@@ -205,6 +230,21 @@ def test_independent_correct_submissions_are_not_flagged(checked):
         for b in ("indep", "indep_copy"):
             assert not flagged(checked, a, b), (a, b, scores(checked, a, b))
     assert max(scores(checked, "ref", "indep")) < THRESHOLD - MARGIN
+
+
+def test_a_few_one_liners_written_alike_are_not_flagged(checked):
+    """Two students who each wrote only relu, sigmoid, tanh and softmax, the same way, share all of their
+    own code, but too little of it to be a copy."""
+    pair = next(p for p in checked[3]["pairs"] if {p["a"], p["b"]} == {"little_a", "little_b"})
+    assert (
+        max(pair["a_in_b"], pair["b_in_a"]) > THRESHOLD
+        and pair["shared_tokens"] < similarity.MIN_SHARED_TOKENS
+    )
+    assert not pair["flagged"] and "little_a" not in checked[1]
+
+
+def test_one_copied_module_is_flagged(checked):
+    assert flagged(checked, "conv_a", "conv_b")
 
 
 def test_untouched_stubs_are_similar_to_nothing(checked):
@@ -230,7 +270,19 @@ def test_notebooks_are_read_through_their_answer_cells_only(checked):
 
 def test_the_reports_name_the_students_and_hold_every_pair(checked):
     status, out, err, data, page = checked
-    students = ["indep", "indep_copy", "nb_answers", "nb_outside", "ref", "ref_copy", "stubs"]
+    students = [
+        "conv_a",
+        "conv_b",
+        "indep",
+        "indep_copy",
+        "little_a",
+        "little_b",
+        "nb_answers",
+        "nb_outside",
+        "ref",
+        "ref_copy",
+        "stubs",
+    ]
     assert data["students"] == students and data["threshold"] == THRESHOLD
     assert len(data["pairs"]) == len(students) * (len(students) - 1) // 2
     assert {(p["a"], p["b"]) for p in data["pairs"] if p["flagged"]} >= {
@@ -238,7 +290,9 @@ def test_the_reports_name_the_students_and_hold_every_pair(checked):
         ("indep", "indep_copy"),
     }
     rows = out.splitlines()
-    assert rows[0].startswith(f"{sum(p['flagged'] for p in data['pairs'])} of 21 pairs flagged")
+    assert rows[0].startswith(
+        f"{sum(p['flagged'] for p in data['pairs'])} of {len(data['pairs'])} pairs flagged"
+    )
     assert rows[1].split() == [
         "student",
         "A",

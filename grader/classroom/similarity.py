@@ -27,9 +27,13 @@ alike, share 0.39 and 0.43; untouched stubs share 0.0 with anything. 0.6 lies cl
 
 Even independent work shares about a quarter: where a student's code meets the stubs around it,
 it matches any other student's code at that seam. So a submission with little code of its own can
-score high on a few lines: the table's tokens column says how much code a pair shares (a whole
-copied submission shares thousands). A flagged pair is a reason to read the two submissions side
-by side, not a verdict.
+score high on a few lines: two students who wrote only relu, sigmoid, tanh and softmax, alike,
+share all of their own code, but fewer than 250 tokens with the seams. So a pair is flagged only
+when it also shares at least 250 tokens (--min-tokens); a copied conv.py alone, with the rest
+left as stubs, is still flagged, and a whole copied submission shares thousands (both in
+tests/test_similarity.py). The table's tokens column says how much. A flagged pair is a reason
+to read the two submissions side by
+side, not a verdict.
 
 Outputs: the flagged pairs as a table on stdout, copydetect's HTML report of the flagged pairs
 with the matching code highlighted (--out, default similarity.html), and with --json every
@@ -55,6 +59,7 @@ from grader.package import KIT_ROOT
 FORMAT = "nnkit-similarity/1"
 STUBS = KIT_ROOT / "exercises"
 DEFAULT_THRESHOLD = 0.6
+MIN_SHARED_TOKENS = 250  # below this, two students who each wrote a few one-liners alike are not flagged
 NOISE_TOKENS = 25  # copydetect's default: matches shorter than this are noise
 
 EXAMPLES = """\
@@ -91,9 +96,9 @@ class Pair:
     b_in_a: float
     shared_tokens: int
 
-    def flagged(self, threshold):
-        """Whether either share is above `threshold`."""
-        return max(self.a_in_b, self.b_in_a) > threshold
+    def flagged(self, threshold, min_tokens=MIN_SHARED_TOKENS):
+        """Whether either share is above `threshold`, on at least `min_tokens` shared tokens."""
+        return max(self.a_in_b, self.b_in_a) > threshold and self.shared_tokens >= min_tokens
 
 
 def combined_code(impl_dir, stubs=STUBS):
@@ -186,9 +191,9 @@ def html_report(detector, codes):
     return page
 
 
-def table(pairs, threshold):
+def table(pairs, threshold, min_tokens=MIN_SHARED_TOKENS):
     """The flagged pairs as a text table (or a line saying there are none)."""
-    flagged = [p for p in pairs if p.flagged(threshold)]
+    flagged = [p for p in pairs if p.flagged(threshold, min_tokens)]
     head = f"{len(flagged)} of {len(pairs)} pairs flagged (more than {threshold:.0%} of one's code in the other's)"
     if not flagged:
         return head
@@ -217,18 +222,21 @@ def unreadable_lines(unreadable):
     return "\n".join(lines) + "\n"
 
 
-def report_json(pairs, unreadable, threshold):
+def report_json(pairs, unreadable, threshold, min_tokens=MIN_SHARED_TOKENS):
     """Everything the run found, for --json."""
     return {
         "format": FORMAT,
         "threshold": threshold,
+        "min_tokens": min_tokens,
         "students": sorted({p.a for p in pairs} | {p.b for p in pairs}),
         "unreadable": [{"student": name, "problem": problem} for name, problem in unreadable],
-        "pairs": [{**asdict(p), "flagged": p.flagged(threshold)} for p in pairs],
+        "pairs": [{**asdict(p), "flagged": p.flagged(threshold, min_tokens)} for p in pairs],
     }
 
 
-def similarity(folder, out, json_path=None, threshold=DEFAULT_THRESHOLD, quiet=False):
+def similarity(
+    folder, out, json_path=None, threshold=DEFAULT_THRESHOLD, quiet=False, min_tokens=MIN_SHARED_TOKENS
+):
     """Compare every readable submission of `folder`; write the reports; return (pairs, unreadable)."""
     with tempfile.TemporaryDirectory(prefix="similarity-") as work:
         outputs = [p for p in (out, json_path) if p]
@@ -247,7 +255,10 @@ def similarity(folder, out, json_path=None, threshold=DEFAULT_THRESHOLD, quiet=F
     if json_path:
         with replaced(json_path, encoding="utf-8") as f:
             f.write(
-                json.dumps(report_json(pairs, unreadable, threshold), indent=2, ensure_ascii=False) + "\n"
+                json.dumps(
+                    report_json(pairs, unreadable, threshold, min_tokens), indent=2, ensure_ascii=False
+                )
+                + "\n"
             )
     return pairs, unreadable
 
@@ -285,13 +296,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"flag a pair when more than T of either one's own code is in the other's (default "
         f"{DEFAULT_THRESHOLD}: independent correct solutions share about 0.25, disguised copies about 0.9)",
     )
+    parser.add_argument(
+        "--min-tokens",
+        type=int,
+        default=MIN_SHARED_TOKENS,
+        metavar="N",
+        help=f"flag only pairs that share at least N tokens of their own code (default {MIN_SHARED_TOKENS}: "
+        "a few one-liners everyone writes alike are not a copy; a whole copied submission shares thousands)",
+    )
 
 
 def run(args) -> int:
     """Compare the class; print the flagged pairs and the unreadable entries. 0, or 2 on a user error."""
     quiet = getattr(args, "quiet", False)
     try:
-        pairs, unreadable = similarity(args.submissions, args.out, args.json, args.threshold, quiet)
+        pairs, unreadable = similarity(
+            args.submissions, args.out, args.json, args.threshold, quiet, args.min_tokens
+        )
     except (SimilarityError, SubmissionError) as error:
         print(unreadable_lines(getattr(error, "unreadable", [])), end="")
         print(f"error: {error}", file=sys.stderr)
@@ -300,7 +321,7 @@ def run(args) -> int:
         where = f"{error.filename}: " if error.filename else ""
         print(f"error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
-    print(table(pairs, args.threshold))
+    print(table(pairs, args.threshold, args.min_tokens))
     print(unreadable_lines(unreadable), end="")
     written = [str(args.out)] + ([str(args.json)] if args.json else [])
     print(f"report: {', '.join(written)}")
