@@ -435,15 +435,10 @@ def run(args) -> int:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m grader.classroom.canvas",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.add_argument("--quiet", action="store_true", help="print only errors and warnings")
-    return run(parser.parse_args(argv))
+    """`python -m grader.classroom.canvas`: the same as `nnkit canvas`."""
+    from grader.cli import main as nnkit
+
+    return nnkit(["canvas", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

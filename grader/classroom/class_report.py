@@ -743,15 +743,9 @@ def run(args) -> int:
 
 def main(argv=None):
     """`python -m grader.classroom.class_report`: the same as `nnkit report`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m grader.classroom.class_report",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    return run(parser.parse_args(argv))
+    from grader.cli import main as nnkit
+
+    return nnkit(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

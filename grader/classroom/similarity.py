@@ -330,15 +330,9 @@ def run(args) -> int:
 
 def main(argv=None):
     """`python -m grader.classroom.similarity`: the same as `nnkit similarity`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m grader.classroom.similarity",
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    return run(parser.parse_args(argv))
+    from grader.cli import main as nnkit
+
+    return nnkit(["similarity", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
