@@ -37,7 +37,7 @@ from grader.classroom.batch import engine_name  # noqa: E402
 from grader.registry import all_checks, load_rubric  # noqa: E402
 from grader.results import run_check  # noqa: E402
 from grader.sandbox import grade_isolated, on_one_cpu, shared_inputs  # noqa: E402
-from grader.spawner import spawner  # noqa: E402
+from grader.sandbox.spawn import spawner  # noqa: E402
 from grader.target import load_impl  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"

@@ -16,7 +16,7 @@ from grader.checks import common
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.sandbox import Limits, SandboxTarget, available_isolation, grade_isolated, grading_seed
-from grader.spawner import spawner
+from grader.sandbox.spawn import spawner
 from grader.target import load_impl
 from tests.hostile import CASES, GRADEBOOK, MARKER, ROOT, build, build_stub
 
@@ -302,7 +302,7 @@ def test_a_killed_grading_process_leaves_no_files(tmp_path):
 def test_an_arena_retired_by_a_request_still_serves_that_requests_inputs(monkeypatch):
     """Small arenas fill within one request (several stored arrays): the arena it retires must
     still hold the inputs placed in it earlier in that same request."""
-    import grader.sandbox as sandbox
+    import grader.sandbox.target as sandbox
 
     monkeypatch.setattr(sandbox, "ARENA_BYTES", 4096)
     results = grade_isolated(ROOT / "solutions", checks=["Adam", "Sequential"], seed=SEED)

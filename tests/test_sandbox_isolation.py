@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.sandbox import Limits, SandboxTarget, available_isolation, grade_isolated, grading_seed
-from grader.sandbox_worker import View
+from grader.sandbox import grading as sandbox
+from grader.sandbox.worker.view import View
 from grader.target import TargetError, load_impl
 from tests.hostile import ROOT, Hostile, build, build_stub
 from tests.hostile.isolation import (

@@ -28,7 +28,7 @@ def _original(obj):
     return _before.get(id(obj), obj)
 
 
-_worker = _sys.modules.get("grader.sandbox_worker")
+_worker = _sys.modules.get("grader.sandbox.worker.loop")
 if _worker is not None and not getattr(_worker, "_lies", False):
     _worker._lies = True
     _invoke, _handle = _worker.Worker.invoke, _worker.Worker.handle
@@ -188,6 +188,6 @@ LIES = {
 
 def lying_reply(dest, lie):
     """Affine.forward makes the worker send a malformed reply (LIES[lie]), then answers right."""
-    code = "import sys\n_w = sys.modules.get('grader.sandbox_worker')\nif _w is not None:\n"
+    code = "import sys\n_w = sys.modules.get('grader.sandbox.worker.loop')\nif _w is not None:\n"
     code += "".join(f"    {line}\n" for line in LIES[lie].splitlines())
     return write_submission(dest, forward=code)

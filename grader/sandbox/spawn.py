@@ -26,18 +26,29 @@ import tempfile
 import threading
 from pathlib import Path
 
-GRADER_DIR = Path(__file__).resolve().parent
-# The grader files the worker needs: itself, load_impl, and the module that defines the
-# callables checks hand to student code (it imports only numpy). No check is copied.
+GRADER_DIR = Path(__file__).resolve().parent.parent
+# The grader files the worker needs (relative to grader/): the worker (sandbox/worker/), load_impl,
+# and the module that defines the callables checks hand to student code (it imports only
+# numpy). No check is copied, and nothing of the sandbox's trusted side: grader.checks and
+# grader.sandbox get an __init__.py of their own (_copy_runtime).
 RUNTIME_FILES = (
     "__init__.py",
-    "sandbox_worker.py",
+    "sandbox/worker/__init__.py",
+    "sandbox/worker/confine.py",
+    "sandbox/worker/loop.py",
+    "sandbox/worker/processes.py",
+    "sandbox/worker/root.py",
+    "sandbox/worker/seccomp.py",
+    "sandbox/worker/server.py",
+    "sandbox/worker/syscalls.py",
+    "sandbox/worker/view.py",
+    "sandbox/worker/wire.py",
     "target.py",
     "checks/handed.py",
 )
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from grader.sandbox_worker import serve_forks; serve_forks(int(sys.argv[2]), sys.argv[3])"
+    "from grader.sandbox.worker.server import serve_forks; serve_forks(int(sys.argv[2]), sys.argv[3])"
 )
 STATUS = struct.Struct(">i")
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -141,6 +152,9 @@ class Spawner:
             shutil.copyfile(GRADER_DIR / rel, package / rel)
         (self.runtime / "grader" / "checks" / "__init__.py").write_text(
             '"""The grader callables a submission may be handed."""\n'
+        )
+        (self.runtime / "grader" / "sandbox" / "__init__.py").write_text(
+            '"""The sandbox\'s worker (worker/); its trusted side is not in the worker\'s view."""\n'
         )
         for path in [self.dir, *self.dir.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)

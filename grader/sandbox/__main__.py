@@ -1,0 +1,50 @@
+"""python -m grader.sandbox --impl DIR: grade one implementation folder in the sandbox.
+
+    python -m grader.sandbox --impl submissions/alice --json results.json
+    python -m grader.sandbox --impl exercises -m Affine      # one exercise (or check id)
+
+Prints the score table; the exit status is 0 only when every check passed.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..expected import RecordedDataError
+from .grading import grade_isolated, select_checks
+
+
+def main(argv=None):
+    from ..report import gradescope_results, summary_table, write_json_atomic
+
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.sandbox",
+        description="Grade one implementation directory in a sandboxed worker process and print the score table.",
+    )
+    parser.add_argument("--impl", required=True, help="implementation directory (laid out like exercises/)")
+    parser.add_argument("--json", dest="results_json", help="write Gradescope's results.json here")
+    parser.add_argument("--seed", type=int, help="data seed (default: a fresh secret one)")
+    parser.add_argument("-m", "--exercise", action="append", help="grade only this exercise or check id")
+    args = parser.parse_args(argv)
+    impl = Path(args.impl)
+    if not (impl / "__init__.py").is_file():
+        parser.error(f"--impl {impl}: not an implementation directory (it needs an __init__.py)")
+    try:
+        checks = select_checks(args.exercise) if args.exercise else None
+    except ValueError as error:
+        parser.error(str(error))
+    started = time.perf_counter()
+    try:
+        results = grade_isolated(impl, checks=checks, seed=args.seed)
+    except RecordedDataError as error:
+        parser.exit(4, f"{parser.prog}: cannot grade: {error}\n")
+    print(f"implementation: {impl} (sandboxed)")
+    print(summary_table(results))
+    if args.results_json:
+        write_json_atomic(args.results_json, gradescope_results(results, time.perf_counter() - started))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
