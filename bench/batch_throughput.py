@@ -156,7 +156,15 @@ def main(argv=None):
         f"{args.count} submissions ({', '.join(f'{n} {k}' for k, n in mix.items())}); engine: {engine_name()}"
     )
 
-    command = [sys.executable, "-m", "grader.cli", "batch", str(base / "submissions"), "--out", str(base / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(base / "submissions"),
+        "--out",
+        str(base / "out"),
+    ]
     command += ["--jobs", str(args.jobs), "--timeout", str(args.timeout)]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -217,7 +217,9 @@ def test_the_worker_sees_only_the_allow_list(tmp_path):
 
 def wheel_venv(tmp_path):
     """A virtual environment holding the kit as a wheel (pip install ., not editable) with numpy and
-    scipy in the same site-packages, as on a grading machine or a Dask worker."""
+    scipy in the same site-packages, as on a grading machine or a Dask worker. The wheel has no
+    solutions/; it is put into site-packages beside the grader anyway, as a careless install
+    could, so the sandbox's walls are tested where the answers are importable."""
     import numpy
     import scipy
 
@@ -252,6 +254,7 @@ def wheel_venv(tmp_path):
             except OSError:
                 shutil.rmtree(site / entry.name, ignore_errors=True)
                 (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, site / entry.name)
+    shutil.copytree(ROOT / "solutions", site / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
     assert (site / "solutions" / "layers.py").is_file() and (site / "grader" / "hidden").is_dir()
     return python, site
 
