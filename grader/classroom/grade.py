@@ -57,13 +57,20 @@ def run(args):
         names = [resolve_exercise(n.strip(), known) for v in args.exercise for n in v.split(",") if n.strip()]
     except ValueError as error:
         raise GradeError(str(error)) from None
-    argv = ["--impl", str(args.impl), *(a for n in dict.fromkeys(names) for a in ("-m", n))]
-    argv += ["--json", args.results_json] if args.results_json else []
+    names = list(dict.fromkeys(names))
     if args.in_process is not None:
         from grader.__main__ import main as in_process
 
+        argv = ["--impl", str(args.impl), *(a for n in names for a in ("-m", n))]
+        argv += ["--json", args.results_json] if args.results_json else []
         return in_process(argv + args.in_process)
-    from grader.sandbox import main as isolated
+    from grader.expected import RecordedDataError
+    from grader.sandbox.__main__ import report_isolated
+    from grader.sandbox.grading import select_checks
 
-    argv += ["--seed", str(args.seed)] if args.seed is not None else []
-    return isolated(argv)
+    try:
+        return report_isolated(
+            args.impl, select_checks(names) if names else None, args.seed, args.results_json, not args.quiet
+        )
+    except RecordedDataError as error:
+        raise GradeError(f"cannot grade: {error}") from None

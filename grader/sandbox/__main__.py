@@ -16,8 +16,6 @@ from .grading import grade_isolated, select_checks
 
 
 def main(argv=None):
-    from ..report import gradescope_results, summary_table, write_json_atomic
-
     parser = argparse.ArgumentParser(
         prog="python -m grader.sandbox",
         description="Grade one implementation directory in a sandboxed worker process and print the score table.",
@@ -34,15 +32,25 @@ def main(argv=None):
         checks = select_checks(args.exercise) if args.exercise else None
     except ValueError as error:
         parser.error(str(error))
-    started = time.perf_counter()
     try:
-        results = grade_isolated(impl, checks=checks, seed=args.seed)
+        return report_isolated(impl, checks, args.seed, args.results_json)
     except RecordedDataError as error:
         parser.exit(4, f"{parser.prog}: cannot grade: {error}\n")
+
+
+def report_isolated(impl, checks=None, seed=None, results_json=None, progress=False):
+    """Grade `impl` in the sandbox, print the score table (and write results.json); the exit status.
+
+    RecordedDataError when a student kit's recorded data cannot be used.
+    """
+    from ..report import gradescope_results, summary_table, write_json_atomic
+
+    started = time.perf_counter()
+    results = grade_isolated(impl, checks=checks, seed=seed, progress=progress)
     print(f"implementation: {impl} (sandboxed)")
     print(summary_table(results))
-    if args.results_json:
-        write_json_atomic(args.results_json, gradescope_results(results, time.perf_counter() - started))
+    if results_json:
+        write_json_atomic(results_json, gradescope_results(results, time.perf_counter() - started))
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -2,6 +2,9 @@
 
 import contextlib
 import secrets
+import sys
+
+from tqdm import tqdm
 
 from ..expected import oracles_present
 from ..results import CheckResult, run_check
@@ -54,13 +57,15 @@ def _failed(check, entry, status, message):
     )
 
 
-def grade_isolated(impl_dir, checks=None, rubric=None, seed=None, limits=None, target_out=None):
+def grade_isolated(
+    impl_dir, checks=None, rubric=None, seed=None, limits=None, target_out=None, progress=False
+):
     """Grade the submission in `impl_dir` in a sandboxed worker; return a CheckResult per check.
 
     checks: None for all, or check objects / ids / exercise names. rubric: {id: RubricEntry}
     (default grader/rubric.toml). seed: the data seed (None: a fresh secret one for this run).
     limits: Limits. target_out: a list that receives the SandboxTarget (for timings), if given.
-    Never raises because of what the submission does.
+    progress: a bar on stderr, one step per check. Never raises because of what the submission does.
     """
     from ..registry import RubricEntry, load_rubric
 
@@ -81,7 +86,7 @@ def grade_isolated(impl_dir, checks=None, rubric=None, seed=None, limits=None, t
         if target_out is not None:
             target_out.append(target)
         try:
-            for check in chosen:
+            for check in tqdm(chosen, desc="grading", unit="check", file=sys.stderr, disable=not progress):
                 entry = rubric.get(check.id, RubricEntry(1.0))
                 seconds = limits.check_seconds or check.timeout
                 try:
