@@ -78,6 +78,23 @@ class Installed:
         env_dir = base / "venv"
         venv.create(env_dir, with_pip=False)
         self.python = env_dir / "bin" / "python"
+        subprocess.run(  # before the borrowed packages are visible: pip must not find this checkout's install
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                self.python,
+                "install",
+                "--no-deps",
+                "--no-index",
+                "-q",
+                self.wheel,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        assert (env_dir / "bin" / "nnkit").is_file()
         purelib = subprocess.run(
             [self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             capture_output=True,
@@ -85,11 +102,6 @@ class Installed:
             check=True,
         ).stdout.strip()
         Path(purelib, "borrowed_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "--python", self.python, "install", "--no-deps", "-q", self.wheel],
-            check=True,
-            capture_output=True,
-        )
         self.bin = env_dir / "bin"
         self.work = base / "work"
         self.work.mkdir()
