@@ -10,7 +10,8 @@ import importlib
 import sys
 from pathlib import Path
 
-# name, module, one line of help; every module has add_arguments(parser), run(args) and EXAMPLES
+# name, module, one line of help; every module has add_arguments(parser), run(args) and EXAMPLES, and
+# USER_ERRORS: the exceptions that mean an impossible request (one line on stderr, exit status 2)
 COMMANDS = (
     (
         "grade",
@@ -52,28 +53,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def user_errors():
-    """The exceptions that mean "the instructor asked for something impossible": one line, exit 2."""
-    from grader.authoring.course_root import CourseError
-
-    found = [CourseError]
-    for module, name in (
-        ("grader.authoring.export", "ExportError"),
-        ("grader.classroom.submissions", "SubmissionError"),
-        ("grader.classroom.gradescope", "BundleError"),
-        ("grader.classroom.class_report", "ReportError"),
-        ("grader.classroom.regrade", "RegradeError"),
-        ("grader.classroom.canvas", "CanvasError"),
-        ("grader.classroom.similarity", "SimilarityError"),
-        ("grader.classroom.grade", "GradeError"),
-        ("grader.classroom.autograde", "AutogradeError"),
-    ):
-        error = getattr(sys.modules.get(module), name, None)
-        if isinstance(error, type):
-            found.append(error)
-    return tuple(found)
-
-
 def parser():
     top = Parser(
         prog="nnkit",
@@ -103,12 +82,12 @@ def parser():
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, user_errors=getattr(module, "USER_ERRORS", ()))
     return top
 
 
 def main(argv=None):
-    from grader.authoring.course_root import working_on
+    from grader.authoring.course_root import CourseError, working_on
 
     top = parser()
     args = top.parse_args(sys.argv[1:] if argv is None else argv)
@@ -120,7 +99,7 @@ def main(argv=None):
     try:
         with working_on(args.course):
             return args.run(args)
-    except user_errors() as error:
+    except (CourseError, *args.user_errors) as error:
         print(f"nnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -231,7 +231,9 @@ def test_dask_scheduler_address_grades_on_separately_started_workers(graded, tmp
         )
         names = ["alice", "carol"]
         assert (
-            cli.main(["batch", str(folder), "--out", str(tmp_path / "out"), "--dask", address, "--only", *names])
+            cli.main(
+                ["batch", str(folder), "--out", str(tmp_path / "out"), "--dask", address, "--only", *names]
+            )
             == 0
         )
         book = read_gradebook(tmp_path / "out" / "gradebook.csv")

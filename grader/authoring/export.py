@@ -86,6 +86,9 @@ class ExportError(Exception):
     """A problem the instructor can fix (bad selection, inconsistent rubric, unusable OUTDIR)."""
 
 
+USER_ERRORS = (ExportError,)  # what nnkit reports as one line, exit status 2
+
+
 # ----------------------------------------------------------------------------- choosing exercises
 def parse_chapters(text):
     """'1-4,7' -> [1, 2, 3, 4, 7]."""

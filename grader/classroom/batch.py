@@ -256,7 +256,13 @@ def write_atomic(path, text):
 
 
 # Modules of grader/ that never change a result: what reads results, builds the course or parses commands.
-NOT_GRADING = ("authoring/", "cli.py", "classroom/class_report.py", "classroom/canvas.py", "classroom/similarity.py")
+NOT_GRADING = (
+    "authoring/",
+    "cli.py",
+    "classroom/class_report.py",
+    "classroom/canvas.py",
+    "classroom/similarity.py",
+)
 
 
 def grader_fingerprint():
@@ -648,6 +654,7 @@ def _finish(record, name, key, source):
 
 
 # -- command line --------------------------------------------------------------------------------
+USER_ERRORS = (SubmissionError,)  # what nnkit reports as one line, exit status 2
 EXAMPLES = """\
 examples:
   nnkit batch submissions/ --out graded/ --jobs 2

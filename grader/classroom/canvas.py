@@ -97,6 +97,9 @@ class CanvasError(Exception):
     """The export cannot be made as asked; the message (one line) says why."""
 
 
+USER_ERRORS = (CanvasError,)  # what nnkit reports as one line, exit status 2
+
+
 @dataclass
 class CanvasExport:
     """What canvas_rows made: the CSV's lines and every student that did not get a plain score."""

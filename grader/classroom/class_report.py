@@ -92,6 +92,9 @@ class ReportError(Exception):
     """GRADED_DIR cannot be reported on (missing, not a batch output, no results); one line."""
 
 
+USER_ERRORS = (ReportError,)  # what nnkit reports as one line, exit status 2
+
+
 # -- reading a batch result ---------------------------------------------------------------------
 def gradebook_students(graded_dir):
     """The student column of GRADED_DIR/gradebook.csv as written (formula-escaped), or None without one."""

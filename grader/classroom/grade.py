@@ -27,6 +27,9 @@ class GradeError(Exception):
     """The folder cannot be graded; the message says why."""
 
 
+USER_ERRORS = (GradeError,)  # what nnkit reports as one line, exit status 2
+
+
 def add_arguments(parser):
     parser.add_argument(
         "--impl", type=Path, default=Path("exercises"), help="folder to grade (default: ./exercises)"

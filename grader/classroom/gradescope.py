@@ -18,6 +18,7 @@ files) into an implementation directory, grades it in isolation and writes
 AUTOGRADER_ROOT environment variable (or --root).
 """
 
+import argparse
 import json
 import os
 import sys
@@ -76,6 +77,9 @@ exec "$PY" -E -s -m grader.classroom.gradescope --grade-submission --root "$ROOT
 
 class BundleError(Exception):
     """The bundle cannot be built; the message says why."""
+
+
+USER_ERRORS = (BundleError,)  # what nnkit reports as one line, exit status 2
 
 
 # -- building --------------------------------------------------------------------------------
@@ -204,10 +208,16 @@ def run(args):
 
 def main(argv=None):
     """`python -m grader.classroom.gradescope`: what run_autograder calls inside Gradescope, where the
-    grader is a folder of files rather than an installed `nnkit`."""
-    from grader.cli import main as nnkit
-
-    return nnkit(["gradescope", *(sys.argv[1:] if argv is None else argv)])
+    grader is a folder of files with only the grader's own dependencies, so nothing but this
+    command's module is loaded."""
+    parser = argparse.ArgumentParser(prog="python -m grader.classroom.gradescope", epilog=EXAMPLES)
+    add_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="only results and errors")
+    try:
+        return run(parser.parse_args(argv))
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -155,6 +155,9 @@ class RegradeError(Exception):
     """The course cannot be regraded; the message says why."""
 
 
+USER_ERRORS = (RegradeError,)  # what nnkit reports as one line, exit status 2
+
+
 def run(args):
     from grader.authoring.course_root import course_root
 

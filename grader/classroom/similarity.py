@@ -86,6 +86,9 @@ class SimilarityError(Exception):
         self.unreadable = list(unreadable)
 
 
+USER_ERRORS = (SimilarityError,)  # what nnkit reports as one line, exit status 2
+
+
 @dataclass(frozen=True)
 class Pair:
     """Two students' scores: the share of each one's own code also found in the other's."""

@@ -35,7 +35,9 @@ from pathlib import Path, PurePosixPath
 from grader.package import KIT_ROOT
 from grader.sandbox import Limits
 
-TEMPLATE = KIT_ROOT / "exercises"  # the stubs: modules a student did not hand in are graded as not implemented
+TEMPLATE = (
+    KIT_ROOT / "exercises"
+)  # the stubs: modules a student did not hand in are graded as not implemented
 
 MAX_BYTES = Limits().submission_bytes  # one submission's files, unpacked: the sandbox's own limit
 MAX_FILES = 2000
