@@ -44,10 +44,9 @@ writes graded/canvas.csv:
     "Smith, Alice",101,S001,alice,Section 1,212.5
     "Jones, Bob",102,S002,bob,Section 1,0
     "Díaz, José",103,S003,jdiaz,Section 2,223
-    "Lee, Dana",104,S004,dlee,Section 2,
 
 and says what did not go through as a plain score:
-  - Lee, Dana (dlee) has no submission: the cell is empty.
+  - Lee, Dana (dlee) has no submission: left out of the file, so Canvas keeps what it has.
   - bob could not be graded ("invalid submission"): the cell is the gradebook's total, 0, and the
     name is listed so you can read the gradebook's notes before uploading.
   - zed matches no roster line: named on stderr, not written (a folder named after something
@@ -57,10 +56,9 @@ No student is lost without a word. Two submissions that match one roster line (`
 `alice.zip`, or `Alice` and `alice`) are an error naming both: keep one and grade again. A roster
 line without the match column's value can match nothing and is listed with the missing students.
 
-An empty cell changes nothing where Canvas has no grade yet. Where Canvas already has one (entered
-by hand, or imported before), its import lists the empty cell as a change that removes the grade:
-check the preview, or pass --omit-missing to leave students without a submission out of the file
-(Canvas leaves out-of-file students alone). --points-possible adds Canvas's optional
+A student without a submission is left out of the file: Canvas leaves students the file does not
+list alone, so a grade entered by hand stays. --blank-missing gives them an empty cell instead;
+Canvas's import lists an empty cell where it has a grade as a change that removes it. --points-possible adds Canvas's optional
 "Points Possible" line (the gradebook's max points, 100 with --percent); Canvas uses it only when
 it creates the assignment, i.e. when the id in --assignment is not one of the course's.
 
@@ -231,14 +229,15 @@ def _label(line, column):
 
 # -- the export --------------------------------------------------------------------------------------
 def canvas_rows(
-    gradebook, roster, assignment, points=None, *, match="login", percent=False, omit_missing=False
+    gradebook, roster, assignment, points=None, *, match="login", percent=False, omit_missing=True
 ):
     """The Canvas import for `gradebook` (read_gradebook's rows) and `roster` (read_roster's lines).
 
     assignment: the column name, "Name (id)". points: the value of a "Points Possible" line
     (None: no such line). match: "login" or "sis", the roster column the gradebook's names are
     compared with. percent: the gradebook's percent instead of its total. omit_missing: leave
-    roster students without a submission out instead of giving them an empty cell.
+    roster students without a submission out (Canvas then keeps what it has) instead of giving them
+    an empty cell.
     Raises CanvasError when the column name is not Canvas's form, the roster lacks the match
     column, or a roster line is matched by two submissions (or a submission by two lines).
     """
@@ -320,7 +319,7 @@ def points_possible(gradebook, percent=False):
 
 
 def export(
-    outdir, roster, assignment, out=None, *, match="login", percent=False, points=False, omit_missing=False
+    outdir, roster, assignment, out=None, *, match="login", percent=False, points=False, omit_missing=True
 ):
     """Read OUTDIR's gradebook and `roster`, write the Canvas CSV to `out` (default OUTDIR/canvas.csv)."""
     outdir = Path(outdir)
@@ -349,7 +348,7 @@ examples:
   nnkit canvas graded/ --roster canvas_export.csv --assignment "Homework 4 (12345)"
   nnkit canvas graded/ --roster canvas_export.csv --assignment "Homework 4 (12345)" --match sis
   nnkit canvas graded/ --roster canvas_export.csv --assignment "Homework 4 (12345)" --percent --out hw4.csv
-  nnkit canvas graded/ --roster canvas_export.csv --assignment "Homework 4 (12345)" --omit-missing
+  nnkit canvas graded/ --roster canvas_export.csv --assignment "Homework 4 (12345)" --blank-missing
 
 ROSTER: Canvas > Grades > Export > Export Entire Gradebook. The assignment id is the number at the
 end of the assignment's address. Upload the result under Canvas > Grades > Import.
@@ -378,9 +377,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="CSV", help="where to write (default: OUTDIR/canvas.csv)")
     parser.add_argument(
-        "--omit-missing",
+        "--blank-missing",
         action="store_true",
-        help="leave roster students without a submission out of the file (default: an empty cell)",
+        help="give roster students without a submission an empty cell, which clears a grade Canvas already "
+        "has (default: leave them out of the file, so Canvas keeps what it has)",
     )
     parser.add_argument(
         "--points-possible",
@@ -403,7 +403,7 @@ def run(args) -> int:
             match=args.match,
             percent=args.percent,
             points=args.points_possible,
-            omit_missing=args.omit_missing,
+            omit_missing=not args.blank_missing,
         )
     except CanvasError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
@@ -426,7 +426,7 @@ def run(args) -> int:
         shown = [f"{name} ({status}: {score or 'empty'})" for name, status, score in result.ungraded]
         print(f"  not graded, given the gradebook's score (see its notes): {_names(shown)}")
     if result.missing:
-        left = "left out of the file" if args.omit_missing else "cell left empty"
+        left = "cell left empty" if args.blank_missing else "left out of the file"
         shown = [
             _label(line, column)
             if (line.get(column) or "").strip()
