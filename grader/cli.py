@@ -10,6 +10,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from grader.package import version
+
 # name, module, one line of help; every module has add_arguments(parser), run(args) and EXAMPLES, and
 # USER_ERRORS: the exceptions that mean an impossible request (one line on stderr, exit status 2)
 COMMANDS = (
@@ -28,6 +30,7 @@ COMMANDS = (
     ("regrade", "grader.classroom.regrade", "where the nbgrader gradebook differs from the trusted grader"),
     ("gradescope", "grader.classroom.gradescope", "build the Gradescope autograder zip"),
 )
+QUIET = "no progress bars or summary lines: only results, warnings and errors"
 EXAMPLES = """\
 examples:
   nnkit grade                                  grade ./exercises in the sandbox
@@ -53,7 +56,23 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def parser():
+def chosen_command(argv):
+    """The sub-command `argv` names (the first word that is one, after --course DIR), or None."""
+    names = {name for name, _, _ in COMMANDS}
+    words = iter(argv)
+    for word in words:
+        if word == "--course":
+            next(words, None)
+        elif word in names:
+            return word
+        elif not word.startswith("-"):
+            return None
+    return None
+
+
+def parser(argv=()):
+    """nnkit's parser. Only the chosen command's module is imported (for its arguments): the others
+    may need what this installation lacks (nbgrader for the course, copydetect for similarity)."""
     top = Parser(
         prog="nnkit",
         description=__doc__,
@@ -66,12 +85,16 @@ def parser():
         type=Path,
         help="the course folder (solutions/, course/, source/, release/, gradebook.db); default: the current folder",
     )
+    top.add_argument("--version", action="version", version=f"nnkit {version()}")
+    top.add_argument("-q", "--quiet", action="store_true", help=QUIET)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bars, only results and errors"
-    )
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET)
+    wanted = chosen_command(argv)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module_name, summary in COMMANDS:
+        if name != wanted:
+            commands.add_parser(name, help=summary, parents=[common])
+            continue
         module = importlib.import_module(module_name)
         sub = commands.add_parser(
             name,
@@ -89,18 +112,23 @@ def parser():
 def main(argv=None):
     from grader.authoring.course_root import CourseError, working_on
 
-    top = parser()
-    args = top.parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    top = parser(argv)
+    args = top.parse_args(argv)
     if args.command is None:
         top.print_help()
         return 2
     if args.course is not None and not args.course.is_dir():
-        top.error(f"--course {args.course}: no such folder")
+        top.error(f"--course {args.course}: not a folder")
     try:
         with working_on(args.course):
             return args.run(args)
     except (CourseError, *args.user_errors) as error:
-        print(f"nnkit {args.command}: error: {error}", file=sys.stderr)
+        print(f"nnkit {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output folder that is a file, a full disk, no permission
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"nnkit {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"nnkit {args.command}: interrupted", file=sys.stderr)

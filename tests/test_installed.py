@@ -207,6 +207,24 @@ def test_wrong_arguments_give_one_line(kit, args, words):
     assert words in done.stderr and "Traceback" not in done.stderr
 
 
+# nnkit with none of the extras: their imports fail, as where only `pip install nnkit` ran
+CORE_ONLY = (
+    "import sys; sys.modules.update(dict.fromkeys(('traitlets', 'nbgrader', 'nbformat', 'matplotlib',"
+    " 'copydetect', 'distributed', 'torch'))); from grader.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_the_core_commands_need_no_extra(kit, course):
+    assert "examples:" in kit.run(kit.python, "-c", CORE_ONLY, "--help").stdout
+    assert "examples:" in kit.run(kit.python, "-c", CORE_ONLY, "grade", "--help").stdout
+    graded = kit.run(kit.python, "-c", CORE_ONLY, "grade", "--impl", course / "solutions", "-m", "Relu", "-q")
+    assert "4 / 4" in graded.stdout and graded.stderr == ""
+    kit.run(kit.python, "-c", CORE_ONLY, "gradescope", "--out", "core.zip", "-q")
+    course_check = kit.run(kit.python, "-c", CORE_ONLY, "--course", course, "course", "check", check=False)
+    assert course_check.returncode == 2 and "nbgrader is not installed" in course_check.stderr
+    assert len(course_check.stderr.strip().splitlines()) == 1
+
+
 def test_grade_runs_the_sandbox_on_any_folder(kit, course):
     done = kit.nnkit("grade", "--impl", course / "solutions", "-m", "affine", "--json", "affine.json")
     assert "(sandboxed)" in done.stdout

@@ -5,14 +5,14 @@ import os
 import sys
 from pathlib import Path
 
-from traitlets.config import Config
-
 COURSE_ID = "nnkit"
 CELL_TIMEOUT = 120  # seconds per cell: a naive-loop Conv2d passes, an infinite loop costs only its cell
 
 
 def course_config(root, db_url=None, cell_timeout=CELL_TIMEOUT):
     """nbgrader Config for the course rooted at `root` (gradebook.db there unless `db_url`)."""
+    from traitlets.config import Config
+
     from grader.classroom.trusted_autograde import before_each_submission
 
     root = Path(root).resolve()
