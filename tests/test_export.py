@@ -42,7 +42,8 @@ KIT_TOP_LEVEL = {
     "requirements.txt",
 }
 INSTRUCTOR_ONLY = re.compile(
-    r"^(tools|solutions|tests|source|release|bench|\.ci|grader/hidden)(/|$)|nbgrader_config\.py$|gradebook"
+    r"^(solutions|tests|source|release|bench|course|\.ci|grader/(hidden|oracles|classroom|authoring))(/|$)"
+    r"|^grader/cli\.py$|nbgrader_config\.py$|gradebook"
 )
 PROBE = """\
 import json, sys
@@ -222,6 +223,28 @@ def test_kit_grader_files_are_the_repos_and_import_only_what_students_install(fu
                 assert top in sys.stdlib_module_names or top in STUDENT_IMPORTS, f"{rel} imports {name}"
 
 
+def test_the_kit_installs_whole_without_editable_mode(full_kit, tmp_path):
+    """`pip install .` of the kit (not -e) carries the recorded answers and the sandbox along."""
+    source = shutil.copytree(full_kit, tmp_path / "kit")  # the build leaves build/ behind
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("nnkit_student-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    kit_files = {p.relative_to(full_kit).as_posix() for p in full_kit.rglob("*") if p.is_file()}
+    shipped = {f for f in kit_files if f.startswith(("grader/", "exercises/")) and "__pycache__" not in f}
+    assert shipped <= names, sorted(shipped - names)
+    assert {
+        "grader/recorded/index.json",
+        "grader/sandbox/__init__.py",
+        "grader/sandbox/worker/loop.py",
+    } <= names
+
+
 def test_zip_holds_the_same_files(full_kit):
     archive = full_kit.with_name(full_kit.name + ".zip")
     with zipfile.ZipFile(archive) as z:
@@ -270,7 +293,7 @@ def test_stubs_score_zero_with_a_clean_report_and_nothing_from_outside(full_kit,
     for c in HIDDEN:  # names and points, never inputs
         assert f"{c.id.split('.', 1)[1]} ({RUBRIC[c.id].points:g} pt)" in output
     loaded = {name: file for name, file in modules.items() if file}
-    assert not [n for n in modules if n.split(".")[0] in ("solutions", "tools", "tests")]
+    assert not [n for n in modules if n.split(".")[0] in ("solutions", "course", "tests")]
     installed = Path(sys.prefix).resolve()  # the environment may live inside the repository (.venv)
     assert not [
         f
