@@ -459,3 +459,14 @@ def test_results_files_are_replaced_whole_and_readable_by_the_instructors_group(
         f.write("half")
         raise RuntimeError("stopped")
     assert path.read_text() == "first" and sorted(p.name for p in path.parent.iterdir()) == ["gradebook.csv"]
+
+
+@pytest.mark.parametrize("where", [".", "alice", "alice/graded"])
+def test_an_out_folder_that_would_hide_or_become_a_submission_is_refused(tmp_path, where):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "subs" / "alice" / "layers.py").write_text("x = 1\n")
+    (tmp_path / "subs" / "bob").mkdir()
+    with pytest.raises(submissions.SubmissionError, match="--out"):
+        batch.check_out_folder(tmp_path / "subs", tmp_path / "subs" / where)
+    batch.check_out_folder(tmp_path / "subs", tmp_path / "subs" / "graded")  # a new folder: skipped as before
+    batch.check_out_folder(tmp_path / "subs", tmp_path / "graded")

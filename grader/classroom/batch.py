@@ -568,8 +568,28 @@ def _progress(total, quiet=False):
     )
 
 
+def check_out_folder(submissions_dir, out):
+    """SubmissionError when OUTDIR would be read as submissions or hide one: the submissions folder
+    itself, a folder inside a student's entry, or a folder in SUBMISSIONS that holds something other
+    than an earlier batch output (a student's folder)."""
+    given, target = Path(submissions_dir).resolve(), Path(out).resolve()
+    folder = given / "submitted" if (given / "submitted").is_dir() else given
+    if target in (given, folder):
+        raise SubmissionError(f"--out {out}: that is where the submissions are; choose another folder")
+    if not target.is_relative_to(folder):
+        return
+    entry = folder / target.relative_to(folder).parts[0]
+    earlier_output = (entry / "results").is_dir() or (entry / "gradebook.csv").is_file()
+    if entry != target or (entry.exists() and not earlier_output and any(entry.iterdir())):
+        raise SubmissionError(
+            f"--out {out}: inside SUBMISSIONS, in {entry.name}, which is not a batch output "
+            "(a student's submission?); choose a folder outside SUBMISSIONS"
+        )
+
+
 def grade_batch(submissions_dir, out, jobs=1, force=False, dask=None, only=None, timeout=None, quiet=False):
     """Grade every (new or changed) submission and rebuild the gradebook; return a summary dict."""
+    check_out_folder(submissions_dir, out)
     outputs = Outputs(out)
     everyone = discover(submissions_dir, exclude=[outputs.root])
     submissions = discover(submissions_dir, only=only, exclude=[outputs.root]) if only else everyone
