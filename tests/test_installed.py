@@ -227,7 +227,7 @@ def test_the_core_commands_need_no_extra(kit, course):
 
 def test_grade_runs_the_sandbox_on_any_folder(kit, course):
     done = kit.nnkit("grade", "--impl", course / "solutions", "-m", "affine", "--json", "affine.json")
-    assert "(sandboxed)" in done.stdout
+    assert "(sandboxed, isolation namespaces)" in done.stdout
     results = json.loads((kit.work / "affine.json").read_text())
     assert results["tests"] and results["score"] == sum(t["max_score"] for t in results["tests"])
     assert {t["name"].split(".")[0] for t in results["tests"]} == {"Affine"}

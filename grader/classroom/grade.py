@@ -1,11 +1,13 @@
 """Grade one implementation folder with every check, the hidden ones included.
 
-    nnkit grade                        ./exercises, in the sandbox
+    nnkit grade                        ./exercises (or the --course folder's), in the sandbox
     nnkit grade --impl DIR             any folder laid out like exercises/
     nnkit grade --in-process           in this process, with pytest (real tracebacks; your own code only)
 
-By default the code runs in the sandbox's worker (grader/sandbox/), as in batch grading: it cannot
-reach the grader, the hidden checks or the oracles, and a fresh secret seed draws the inputs.
+By default the code runs in the sandbox's worker (grader/sandbox/), as in batch grading, and a
+fresh secret seed draws the inputs. In `namespaces` isolation (Linux) it cannot reach the grader,
+the hidden checks or the oracles; in `basic` isolation (macOS) it could read them by path, and the
+command says so.
 `--in-process` runs the pytest front end instead (`python -m grader`), where the code graded
 shares the grader's process: use it only for code you trust.
 """
@@ -23,6 +25,9 @@ examples:
 """
 
 
+DEFAULT_IMPL = Path("exercises")
+
+
 class GradeError(Exception):
     """The folder cannot be graded; the message says why."""
 
@@ -32,7 +37,7 @@ USER_ERRORS = (GradeError,)  # what nnkit reports as one line, exit status 2
 
 def add_arguments(parser):
     parser.add_argument(
-        "--impl", type=Path, default=Path("exercises"), help="folder to grade (default: ./exercises)"
+        "--impl", type=Path, default=DEFAULT_IMPL, help="folder to grade (default: the course's exercises/)"
     )
     parser.add_argument(
         "-m", "--exercise", action="append", default=[], metavar="NAME", help="only this exercise"
@@ -51,7 +56,10 @@ def add_arguments(parser):
 
 def run(args):
     from grader.__main__ import exercise_names, impl_problem, resolve_exercise
+    from grader.authoring.course_root import course_root
 
+    if args.impl == DEFAULT_IMPL:
+        args.impl = course_root() / DEFAULT_IMPL  # the course's (nnkit --course DIR), else ./exercises
     problem = impl_problem(args.impl)
     if problem:
         raise GradeError(problem)

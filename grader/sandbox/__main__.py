@@ -38,6 +38,12 @@ def main(argv=None):
         parser.exit(4, f"{parser.prog}: cannot grade: {error}\n")
 
 
+BASIC_WARNING = (
+    "warning: isolation basic (no user namespaces here): the code graded could read every file you can, "
+    "solutions/ and the hidden checks included; grade where they are absent, or on Linux"
+)
+
+
 def report_isolated(impl, checks=None, seed=None, results_json=None, progress=False):
     """Grade `impl` in the sandbox, print the score table (and write results.json); the exit status.
 
@@ -45,9 +51,12 @@ def report_isolated(impl, checks=None, seed=None, results_json=None, progress=Fa
     """
     from ..report import gradescope_results, summary_table, write_json_atomic
 
-    started = time.perf_counter()
-    results = grade_isolated(impl, checks=checks, seed=seed, progress=progress)
-    print(f"implementation: {impl} (sandboxed)")
+    started, targets = time.perf_counter(), []
+    results = grade_isolated(impl, checks=checks, seed=seed, progress=progress, target_out=targets)
+    isolation = targets[0].isolation if targets else "not started"
+    print(f"implementation: {impl} (sandboxed, isolation {isolation})")
+    if isolation == "basic":
+        print(BASIC_WARNING, file=sys.stderr)
     print(summary_table(results))
     if results_json:
         write_json_atomic(results_json, gradescope_results(results, time.perf_counter() - started))
