@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "exercises"
+from .package import default_impl
+
+DEFAULT_IMPL = default_impl()
 EXAMPLES = """\
 examples:
   python -m grader                      grade exercises/

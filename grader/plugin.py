@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from .expected import RecordedDataError, provider
+from .package import default_impl
 from .registry import Check, all_checks, load_rubric, rubric_problems
 from .report import gradescope_results, hidden_summary, summary_table, write_json_atomic
 from .results import run_check
 from .target import load_impl
 
-DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "exercises"
+DEFAULT_IMPL = default_impl()
 # In a student kit: the names and points of the checks left out of it (no code, no inputs).
 HIDDEN_MANIFEST = Path(__file__).with_name("hidden_checks.toml")
 RESULTS = pytest.StashKey[list]()
