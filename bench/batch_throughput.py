@@ -5,7 +5,7 @@
 Generates `count` submissions from solutions/: half correct, 30% buggy (solution bodies
 stubbed out or with a sign flipped) and 20% hostile (infinite loop in a function or at
 import, sys.exit and os._exit inside a function, a syntax error). Grades them with
-`python -m grader.classroom.batch --jobs N --timeout T` and prints the throughput. Then, for `sample`
+`nnkit batch --jobs N --timeout T` and prints the throughput. Then, for `sample`
 harmless submissions, times isolated grading (as the batch does it) against grading the
 same submission in this process, and prints the difference in wall time and in CPU time
 (this process plus the sandbox workers, as they report it): what isolation costs beyond

@@ -39,9 +39,9 @@ def nbgrader_meta(cell):
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
 def test_source_notebook_is_built_from_the_master(chapter):
     path = ROOT / "source" / chapter.name / f"{chapter.name}.ipynb"
-    assert path.is_file(), "run: python -m grader.authoring.course build"
+    assert path.is_file(), "run: nnkit course build"
     assert path.read_text() == course_cells.notebook_text(chapter), (
-        f"{path.relative_to(ROOT)} differs from solutions/ + course/: python -m grader.authoring.course build"
+        f"{path.relative_to(ROOT)} differs from solutions/ + course/: nnkit course build"
     )
 
 
@@ -81,7 +81,7 @@ def test_every_public_exercise_has_a_test_cell_with_the_rubric_points():
 @pytest.mark.slow
 def test_release_is_exactly_what_nbgrader_generates():
     problems = course.check()
-    assert problems == [], "\n".join(problems) + "\nrun: python -m grader.authoring.course build"
+    assert problems == [], "\n".join(problems) + "\nrun: nnkit course build"
 
 
 def release_code_lines():
@@ -102,7 +102,7 @@ BARE_KEYWORDS = ("else:", "try:", "finally:")  # a line that is only a keyword g
 
 def test_no_solution_or_hidden_test_line_reaches_release():
     released = release_code_lines()
-    assert released, "release/ is empty: python -m grader.authoring.course build"
+    assert released, "release/ is empty: nnkit course build"
     leaked = set()
     for path in sorted((ROOT / "solutions").glob("*.py")):
         leaked |= solution_lines(path.read_text(), str(path)) & released

@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = chapter_names()
 ASSIGNMENT = "ch2_activations"
 RUBRIC = load_rubric()
-KIT_DIRS = ("grader", "solutions", "exercises", "tools")
+KIT_DIRS = ("grader", "solutions", "exercises", "course")
 
 
 def in_process_total(path):

@@ -169,5 +169,5 @@ def test_no_solution_line_in_the_bundle(autograder):
     }
     assert not any(name.startswith("solutions/") for name in files)
     assert leaked_solution_lines(files) == []
-    planted = dict(bundle_files(), **{"tools/extra.py": (SOLUTIONS / "layers.py").read_bytes()})
+    planted = dict(bundle_files(), **{"grader/extra.py": (SOLUTIONS / "layers.py").read_bytes()})
     assert leaked_solution_lines(planted), "the leak scan does not notice a copied solution"

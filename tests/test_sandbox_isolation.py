@@ -50,7 +50,9 @@ KIT = [
     "grader.oracles",
     "grader.checks.layers",
     "exercises",
-    "tools",
+    "grader.classroom",
+    "grader.authoring",
+    "course",
 ]
 PROBE = '''
 def importable(names):

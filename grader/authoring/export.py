@@ -195,7 +195,10 @@ def module_file(grader_dir, name):
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
     base = grader_dir.joinpath(*parts)
-    for candidate in (base / "__init__.py", base.with_suffix(".py") if parts else None):  # as Python finds them
+    for candidate in (
+        base / "__init__.py",
+        base.with_suffix(".py") if parts else None,
+    ):  # as Python finds them
         if candidate is not None and candidate.is_file():
             return candidate
     return None

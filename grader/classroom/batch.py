@@ -1,6 +1,6 @@
 """Grade a folder of submissions: a gradebook CSV and per-student feedback.
 
-    python -m grader.classroom.batch SUBMISSIONS --out OUTDIR [--jobs N] [--force] [--dask ADDRESS|local] [--only NAME ...]
+    nnkit batch SUBMISSIONS --out OUTDIR [--jobs N] [--force] [--dask ADDRESS|local] [--only NAME ...]
 
 SUBMISSIONS holds one entry per student: a directory laid out like exercises/, a .zip
 of one, or an nbgrader student folder of submitted notebooks (see grader/classroom/submissions.py).

@@ -139,7 +139,7 @@ def read_gradebook(outdir):
     path = Path(outdir) / "gradebook.csv"
     if not path.is_file():
         raise CanvasError(
-            f"{path}: no such file (grade the class first: python -m grader.classroom.batch SUBMISSIONS --out {outdir})"
+            f"{path}: no such file (grade the class first: nnkit batch SUBMISSIONS --out {outdir})"
         )
     try:
         text = path.read_text(encoding="utf-8")

@@ -19,9 +19,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from grader.classroom.course_config import COURSE_ID
 from grader.classroom.notebooks import NotebookError
 

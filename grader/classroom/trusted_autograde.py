@@ -222,7 +222,7 @@ class KeepManualScores(NbGraderPreprocessor):
     cell is kept while that digest is unchanged; after a resubmission with other
     answers it is removed (the trusted autograde score counts, and the log says which
     score went). The first trusted autograde of a notebook has no record: manual scores
-    found on its test cells then (such as those the old `grader.classroom.regrade --write` wrote,
+    found on its test cells then (such as those `regrade --write` of earlier versions wrote,
     or a score written by a student's cell when autograde still ran cells) are removed
     and logged, so that the gradebook starts equal to the trusted grader.
     """

@@ -2,7 +2,7 @@
 
 They run wherever the full grader runs (`python -m grader`, batch grading, the
 Gradescope bundle, nbgrader autograde) and are left out of the student kit
-(`python -m grader.authoring.export`), which lists only their names and points. Each has
+(`nnkit export`), which lists only their names and points. Each has
 a non-"visible" visibility in rubric.toml (Gradescope's `after_published`);
 a test of the kit keeps the two in step.
 
