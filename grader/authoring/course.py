@@ -113,6 +113,7 @@ def add_arguments(parser):
 
 
 def needs_nbgrader():
+    """CourseError unless nbgrader can be imported."""
     try:
         import nbgrader  # noqa: F401
     except ImportError:
@@ -126,10 +127,13 @@ def run_stubs(check_only, quiet):
             print(f"out of date: exercises/{rel}")
         if stale:
             print("run: nnkit course stubs")
+        elif not quiet:
+            print("exercises/ is up to date")
         return 1 if stale else 0
     written = stubs.write_stubs()
     if not quiet:
-        print(f"wrote {len(written)} files of exercises/ from solutions/")
+        changed = ", ".join(f"exercises/{rel}" for rel in written) or "nothing: exercises/ is up to date"
+        print(f"stubs from solutions/: {changed}")
     return 0
 
 

@@ -30,11 +30,14 @@ def stale_files(root=None):
 
 
 def write_stubs(root=None):
-    """Rewrite the course's exercises/ from its solutions/; return the relative paths written."""
+    """Bring the course's exercises/ up to date with its solutions/; return the relative paths written
+    or removed (a file already right is left alone)."""
     expected, stubs = expected_stubs(course_master(root)), course_root(root) / "exercises"
-    for rel in {p.relative_to(stubs) for p in stubs.rglob("*.py")} - set(expected):
-        (stubs / rel).unlink()
-    for rel, text in expected.items():
-        (stubs / rel).parent.mkdir(parents=True, exist_ok=True)
-        (stubs / rel).write_text(text)
-    return sorted(expected)
+    stale = stale_files(root)
+    for rel in stale:
+        if rel in expected:
+            (stubs / rel).parent.mkdir(parents=True, exist_ok=True)
+            (stubs / rel).write_text(expected[rel])
+        else:
+            (stubs / rel).unlink()
+    return stale

@@ -43,13 +43,11 @@ def submitted_students(root, assignment):
 def run(args):
     from tqdm import tqdm
 
+    from grader.authoring.course import needs_nbgrader
     from grader.authoring.course_root import course_root
     from grader.classroom.course_config import nbgrader_api
 
-    try:
-        import nbgrader  # noqa: F401
-    except ImportError:
-        raise AutogradeError("nbgrader is not installed: pip install 'nnkit[instructor]'") from None
+    needs_nbgrader()
     root = course_root()
     if not (root / "source" / args.assignment).is_dir() and not (root / "release" / args.assignment).is_dir():
         raise AutogradeError(f"{args.assignment}: no such assignment in {root / 'source'}")

@@ -61,7 +61,7 @@ the thing measured:
       "left_out": ["old"]             # results in GRADED_DIR/results the gradebook no longer lists
     }
 
-The plots need matplotlib (`pip install -e '.[instructor]'`); the JSON alone does not.
+The plots need matplotlib (`pip install 'nnkit[instructor]'`); the JSON alone does not.
 """
 
 import argparse
@@ -362,7 +362,7 @@ def _figure(width, height):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ReportError("the report's plots need matplotlib: pip install -e '.[instructor]'") from None
+        raise ReportError("the report's plots need matplotlib: pip install 'nnkit[instructor]'") from None
     figure = Figure(figsize=(width, height), dpi=PIXELS_PER_INCH, layout="constrained")
     FigureCanvasAgg(figure)
     return figure

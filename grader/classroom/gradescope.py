@@ -89,7 +89,8 @@ def requirements():
 
 
 def bundle_files(rubric=None):
-    """{path in the zip: bytes} for everything the autograder needs, and nothing instructor-only."""
+    """{path in the zip: bytes}: the grader package (hidden checks and oracles included: Gradescope grades
+    on the instructor's side), the stubs and the scripts; never solutions/."""
     files = {}
     for path in sorted((KIT_ROOT / "grader").rglob("*")):
         rel = path.relative_to(KIT_ROOT)

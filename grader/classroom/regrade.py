@@ -156,10 +156,12 @@ USER_ERRORS = (RegradeError,)  # what nnkit reports as one line, exit status 2
 
 
 def run(args):
+    from grader.authoring.course import needs_nbgrader
     from grader.authoring.course_root import course_root
 
     if args.write:
         raise RegradeError(WRITE_IS_GONE.format(assignment=args.assignment))
+    needs_nbgrader()
     root = course_root()
     if not (root / "gradebook.db").is_file():
         raise RegradeError(f"{root / 'gradebook.db'} not found: autograde the assignment first")

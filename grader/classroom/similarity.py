@@ -277,6 +277,17 @@ def threshold_value(text):
     return value
 
 
+def positive_int(text):
+    """--min-tokens: a whole number of tokens, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments, for `nnkit similarity` and `python -m grader.classroom.similarity`."""
     parser.add_argument(
@@ -301,7 +312,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-tokens",
-        type=int,
+        type=positive_int,
         default=MIN_SHARED_TOKENS,
         metavar="N",
         help=f"flag only pairs that share at least N tokens of their own code (default {MIN_SHARED_TOKENS}: "
