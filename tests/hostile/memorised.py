@@ -123,7 +123,7 @@ def public_relu_douts():
             return super().backward(dout)
 
     with grading_seed(PUBLIC_SEED):
-        network.SANITY["Relu"](as_target(solutions, Relu=Spy))
+        network.SANITY["Relu"](as_target(solutions, Relu=Spy), backward=True)
     assert seen, "the Relu sanity test sent no dout"
     return seen
 
