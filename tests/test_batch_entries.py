@@ -259,6 +259,7 @@ def test_no_folder_of_this_machine_reaches_a_student(graded):
     assert 'File "layers.py", line' in rt and "KeyError" in rt
     big = (out / "feedback" / "big.txt").read_text()
     assert big.startswith("Your submission could not be graded: big.zip: more than")
+    assert big.splitlines()[1:] == ["", f"Score: 0 / {sum(e.points for e in load_rubric().values()):g}"]
 
 
 def test_resuming_with_new_colliding_names_moves_nobodys_results(graded, tmp_path):

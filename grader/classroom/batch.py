@@ -334,6 +334,9 @@ def _student_view(record):
 def feedback_text(record):
     """What the student reads: the local grader's report, after any problem with the submission."""
     results, problem = _student_view(record)
+    if problem and record.get("status") == "invalid submission":  # nothing was graded: one line says why
+        total = sum(r.max_points for r in results)
+        return f"Your submission could not be graded: {problem}\n\nScore: 0 / {total:g}\n"
     text = summary_table(results)
     if problem:
         text = f"Your submission could not be graded: {problem}\n\n{text}"
