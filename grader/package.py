@@ -6,6 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the grader and exercises packages
+STUBS = KIT_ROOT / "exercises"  # the stubs installed with this grader: what a module nobody handed in is
 DISTRIBUTION = "nnkit"
 
 
@@ -13,7 +14,7 @@ def default_impl():
     """What `python -m grader` and `pytest` grade without --impl: ./exercises where the current folder
     has one, else the exercises/ beside this grader (a kit's own, or the installed stubs)."""
     here = Path("exercises")
-    return here.resolve() if (here / "__init__.py").is_file() else KIT_ROOT / "exercises"
+    return here.resolve() if (here / "__init__.py").is_file() else STUBS
 
 
 def _project():

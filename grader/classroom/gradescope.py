@@ -28,7 +28,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.package import KIT_ROOT, dependencies
+from grader.package import KIT_ROOT, STUBS, dependencies
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
@@ -103,7 +103,7 @@ def bundle_files(rubric=None):
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise BundleError(f"{rubric}: not a valid rubric file ({error})") from None
         files["grader/rubric.toml"] = text
-    for path in sorted((KIT_ROOT / "exercises").glob("*.py")):
+    for path in sorted(STUBS.glob("*.py")):
         files[f"exercises/{path.name}"] = path.read_bytes()
     needs = requirements() + (
         ["nbformat"] if "grader/classroom/notebooks.py" in files else []
@@ -146,7 +146,7 @@ def grade_submission(root, timeout=None):
     output = None
     try:
         with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
-            impl = prepare_upload(root / "submission", Path(scratch) / "impl", KIT_ROOT / "exercises")
+            impl = prepare_upload(root / "submission", Path(scratch) / "impl", STUBS)
             results = grade_directory(impl, timeout)
     except SubmissionError as error:
         output = f"Your submission could not be graded: {error}"

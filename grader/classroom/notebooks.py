@@ -21,10 +21,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.package import KIT_ROOT
+from grader.package import STUBS  # modules no answer cell defines grade as not implemented
 from grader.sandbox import Limits
 
-STUBS = KIT_ROOT / "exercises"  # the installed stubs: modules no answer cell defines grade as not implemented
 KEPT = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 IMPORTS = (ast.Import, ast.ImportFrom)
 KIT_PACKAGES = {"exercises", "solutions", "grader"}

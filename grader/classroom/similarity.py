@@ -54,10 +54,9 @@ from tqdm import tqdm
 
 from grader.classroom.submissions import SubmissionError, discover, file_stem, prepare
 from grader.files import replaced
-from grader.package import KIT_ROOT
+from grader.package import STUBS
 
 FORMAT = "nnkit-similarity/1"
-STUBS = KIT_ROOT / "exercises"
 DEFAULT_THRESHOLD = 0.6
 MIN_SHARED_TOKENS = 250  # below this, two students who each wrote a few one-liners alike are not flagged
 NOISE_TOKENS = 25  # copydetect's default: matches shorter than this are noise

@@ -32,12 +32,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.package import KIT_ROOT
+from grader.package import STUBS
 from grader.sandbox import Limits
 
-TEMPLATE = (
-    KIT_ROOT / "exercises"
-)  # the stubs: modules a student did not hand in are graded as not implemented
+TEMPLATE = STUBS  # modules a student did not hand in are graded as not implemented
 
 MAX_BYTES = Limits().submission_bytes  # one submission's files, unpacked: the sandbox's own limit
 MAX_FILES = 2000
