@@ -10,19 +10,27 @@ in a real browser.
 
 import argparse
 import dataclasses
+import html
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 import solutions as ref
 from grader.classroom import batch, class_report
 from grader.classroom.class_report import add_arguments, build_report, main, render_html, run
+from grader.classroom.submissions import file_stem
+from grader.package import version
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
+from grader.target import as_target
 from tests.corpus import target_with
 from tests.corpus.layers import AffineBiasNotSummed, AffineTransposedDWAlways
 
@@ -190,7 +198,9 @@ def test_crashes_and_timeouts_are_counted_apart(report):
 
 def test_an_ungradeable_submission_is_listed_apart(report):
     name, status, problem = UNGRADEABLE
-    assert report["ungraded"] == [{"student": name, "status": status, "problem": problem}]
+    assert report["ungraded"] == [
+        {"student": name, "status": status, "problem": problem, "feedback": f"feedback/{name}.txt"}
+    ]
     everyone = {s["student"] for s in report["scores"]["students"]}
     assert name not in everyone and name not in report["crashes"]["students"]
     assert all(c["students"] == GRADED for c in report["checks"])
@@ -249,7 +259,8 @@ def test_cli_writes_the_page_and_the_json(outdir, tmp_path, capsys):
     assert str(page) in capsys.readouterr().out
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     written = json.loads(numbers.read_text(encoding="utf-8"))
-    assert written == json.loads(json.dumps(build_report(batch.Outputs(outdir).records())))
+    expected = build_report(batch.Outputs(outdir).records(), batch=outdir.name)
+    assert written == json.loads(json.dumps(expected))
     assert written["format"] == "nnkit-class-report/1"
 
 
@@ -332,3 +343,144 @@ def test_mounts_as_a_subcommand(outdir, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: no folder") and len(err.splitlines()) == 1
     assert "nnkit report graded/" in class_report.EXAMPLES
+
+
+# -- what an instructor reads first, the stubs apart, the title, the links --------------------------
+STUB = "sam"  # hands in the stubs untouched: every check "not implemented"
+
+
+@pytest.fixture(scope="module")
+def with_stub(outdir, tmp_path_factory):
+    """A copy of the planted class's batch output with STUB's untouched stubs graded too."""
+    import exercises
+
+    copy = tmp_path_factory.mktemp("stub") / "week3"
+    shutil.copytree(outdir, copy)
+    target, rubric = as_target(exercises), load_rubric()
+    results = [
+        run_check(c, target, rubric[c.id].points, rubric[c.id].visibility)
+        for c in all_checks()
+        if c.exercise in EXERCISES
+    ]
+    outputs = batch.Outputs(copy)
+    outputs.save(record(STUB, "graded", "", results))
+    outputs.write_gradebook(outputs.records())
+    return copy
+
+
+def test_sections_come_in_the_order_an_instructor_acts_on(report):
+    page = render_html(report)
+    headings = [
+        "<h2>Summary",
+        "<h2>Named mistakes per exercise",
+        "<h2>Students, lowest score first",
+        "<h2>Submissions that could not be graded",
+        "<h2>Score distribution",
+        "<h2>Exercises: mean score and pass rate",
+        "<h2>Checks, worst first",
+    ]
+    at = [page.index(h) for h in headings]
+    assert at == sorted(at)
+
+
+def test_checks_everyone_passed_are_one_line_and_hidden_checks_are_marked(report):
+    page = render_html(report)
+    everyone = [c for c in report["checks"] if c["pass_rate"] == 1.0]
+    others = [c for c in report["checks"] if c["pass_rate"] != 1.0]
+    assert everyone and others and "sigmoid.values" in {c["id"] for c in everyone}
+    checks_at = page.index("<h2>Checks, worst first")
+    assert f"{len(everyone)} checks passed by everyone" in page[checks_at:]
+    for c in everyone:  # no row of their own
+        assert f"<td><code>{c['id']}</code>" not in page[checks_at:]
+    rows = [page.index(f"<td><code>{c['id']}</code>", checks_at) for c in others]
+    assert rows == sorted(rows)  # worst first, as in the JSON
+    assert max(rows) < page.index("checks passed by everyone", checks_at)
+    hidden = check(report, "Affine.odd_shapes")
+    assert hidden["visibility"] == "after_published" and hidden["pass_rate"] < 1
+    assert check(report, "Affine.backward_dW")["visibility"] == "visible"
+    assert '<td><code>Affine.odd_shapes</code> <span class="tag"' in page
+    row = page[page.index("<td><code>Affine.odd_shapes</code>") :].split("</tr>")[0]
+    assert ">hidden</span>" in row
+    row = page[page.index("<td><code>Affine.backward_dW</code>") :].split("</tr>")[0]
+    assert "hidden" not in row
+
+
+def test_a_submission_that_implemented_nothing_is_counted_apart(with_stub, report):
+    records = batch.Outputs(with_stub).records()
+    stub = next(r for r in records if r["student"] == STUB)
+    assert stub["results"] and {r["status"] for r in stub["results"]} == {"not implemented"}
+    with_it = build_report(records)
+    assert with_it["nothing_implemented"] == [STUB]
+    assert (with_it["graded"], with_it["scored"]) == (GRADED + 1, GRADED)
+    for key in ("mean_percent", "median_percent", "min_percent", "max_percent"):
+        assert with_it["scores"][key] == report["scores"][key], key  # as if STUB were not there
+    assert with_it["checks"] == report["checks"] and with_it["exercises"] == report["exercises"]
+    listed = {s["student"]: s for s in with_it["scores"]["students"]}
+    assert listed[STUB]["nothing_implemented"] and listed[STUB]["percent"] == 0
+    assert not any(s["nothing_implemented"] for name, s in listed.items() if name != STUB)
+    assert report["nothing_implemented"] == [] and report["scored"] == GRADED
+
+    page = render_html(with_it)
+    assert f"{GRADED + 1} graded, 1 could not be graded, 1 implemented nothing" in page
+    assert "left out of the mean, the median" in page
+    assert "<h2>Submissions that implemented nothing" in page
+    assert "<h2>Submissions that implemented nothing" not in render_html(report)
+    students_at = page.index("<h2>Students, lowest score first")
+    table_end = page.index("</table>", students_at)
+    row = page.index(f"<td>{STUB} ", students_at)
+    assert row < table_end and page[row:].startswith(f'<td>{STUB} <span class="tag">nothing implemented')
+    assert all(page.index(f"<td>{s}</td>", students_at) < row for s in ("eve", "fay", "dan"))  # last
+
+
+def test_the_title_names_the_batch_the_date_the_count_and_the_version(records, monkeypatch):
+    latest = "2025-03-04T05:06:07+00:00"
+    changed = [{**r, "graded_at": latest} if r["student"] == "dan" else r for r in records]
+    changed.append({**changed[0], "student": "naive", "graded_at": "2025-03-01T00:00:00"})
+    numbers = build_report(changed, batch="week3")
+    assert numbers["batch"] == "week3" and numbers["graded_at"] == latest
+    assert numbers["grader_version"] == version()
+    page = render_html(numbers)
+    assert "<title>Class report: week3</title>" in page and "<h1>Class report: week3</h1>" in page
+    context = page[page.index('<p class="context">') :].split("</p>")[0]
+    assert f"{GRADED + 2} submissions" in context and "graded 2025-03-04 05:06 UTC" in context
+    assert f"nnkit {version()}" in context
+
+    def missing():
+        raise PackageNotFoundError("nnkit")
+
+    monkeypatch.setattr("grader.package.version", missing)
+    assert build_report(records)["grader_version"] == "unknown"
+    assert "nnkit unknown" in render_html(build_report(records))
+
+
+def hrefs(page):
+    return re.findall(r'href="([^"]*)"', page)
+
+
+def test_students_link_to_their_feedback(outdir, tmp_path):
+    copy = tmp_path / "graded"
+    shutil.copytree(outdir, copy)
+    assert main([str(copy), "--quiet"]) == 0
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    links = hrefs(page)
+    everyone = [*CLASS, UNGRADEABLE[0]]
+    assert len(links) == len(everyone) and '<a href="feedback/ann.txt">ann</a>' in page
+    for student in everyone:
+        stem = file_stem(student)
+        (link,) = [h for h in links if unquote(h) == f"feedback/{stem}.txt"]
+        assert (copy / unquote(html.unescape(link))).is_file()
+    assert f">{html.escape(SCRIPT)}</a>" in page  # the name stays text inside its link
+    assert "A name links to the feedback" in page
+
+    elsewhere = tmp_path / "pages" / "week3" / "report.html"
+    assert main([str(copy), "--out", str(elsewhere), "--quiet"]) == 0
+    moved = hrefs(elsewhere.read_text(encoding="utf-8"))
+    assert len(moved) == len(everyone)
+    for link in moved:  # relative to the page's folder, to the same files
+        assert link.startswith("../../graded/feedback/")
+        assert (elsewhere.parent / unquote(html.unescape(link))).resolve().is_file()
+
+    shutil.rmtree(copy / "feedback")  # no feedback files: no links
+    assert main([str(copy), "--quiet"]) == 0
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert hrefs(page) == [] and "A name links to the feedback" not in page

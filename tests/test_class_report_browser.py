@@ -20,12 +20,14 @@ Skipped only where /usr/bin/chromium is missing and CI is not set; under CI a mi
 (.ci/run installs it).
 """
 
+import html
 import json
 import os
 import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -42,7 +44,7 @@ from tests.test_class_report import (
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-WIDTH, HEIGHT = 1280, 2000
+WIDTH, HEIGHT = 1280, 3600  # the plots come after the students' tables: tall enough to hold them
 # one console message of the page, in the format of Chromium 156 (`INFO:CONSOLE:12]`) or of older
 # versions (`INFO:CONSOLE(12)]`), whatever its level
 CONSOLE_LINE = re.compile(r":CONSOLE(?::\d+|\(\d+\))\]")
@@ -185,14 +187,19 @@ def test_the_page_logs_nothing_to_the_console(screenshot, dom_without_javascript
         assert "Uncaught" not in stderr
 
 
-def test_the_page_holds_no_script_and_refers_to_no_file(graded):
-    _, _, page = graded
+def test_the_page_holds_no_script_and_needs_no_file(graded):
+    """Its images are embedded; its only links are to the students' feedback files, beside it."""
+    out, _, page = graded
     markup = page.read_text(encoding="utf-8")
     assert "<script" not in markup.lower()
     assert not re.search(r"\son[a-z]+\s*=", markup, re.IGNORECASE)  # no onload= and the like
     assert "javascript:" not in markup.lower()
-    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", markup, re.IGNORECASE)
-    assert references and all(r.startswith("data:image/png;base64,") for r in references)
+    sources = re.findall(r"""src\s*=\s*["']([^"']*)""", markup, re.IGNORECASE)
+    assert sources and all(r.startswith("data:image/png;base64,") for r in sources)
+    links = re.findall(r"""href\s*=\s*["']([^"']*)""", markup, re.IGNORECASE)
+    assert len(links) == GRADED + 1  # every student, the ungradeable one too
+    for link in links:
+        assert link.startswith("feedback/") and (out / unquote(html.unescape(link))).is_file(), link
     assert "@import" not in markup and "url(" not in markup
 
 
@@ -224,7 +231,25 @@ def test_without_javascript_the_dom_shows_students_mistakes_and_numbers(graded, 
     )
     assert f"{report['submissions']} submissions, {report['graded']} graded" in text
     worst = report["checks"][0]
-    assert f"{worst['id']} {100 * worst['pass_rate']:.0f} % {worst['passed']} {worst['failed']}" in text
+    marked = " hidden" if worst["visibility"] != "visible" else ""
+    assert (
+        f"{worst['id']}{marked} {100 * worst['pass_rate']:.0f} % {worst['passed']} {worst['failed']}" in text
+    )
+    everyone = sum(c["pass_rate"] == 1.0 for c in report["checks"])
+    assert f"{everyone} checks passed by everyone" in text
+    assert f"Class report: graded {report['submissions']} submissions · graded" in text
+    at = [
+        text.index(heading)
+        for heading in (
+            "Summary",
+            "Named mistakes per exercise",
+            "Students, lowest score first",
+            "Submissions that could not be graded",
+            "Score distribution",
+            "Checks, worst first",
+        )
+    ]
+    assert at == sorted(at), "the sections are not in the order an instructor acts on"
     assert f"Affine {affine['checks']} {affine['mean_points']:.2f} / {affine['max_points']:g}" in text
     crashes = report["crashes"]
     assert f"{crashes['results']} checks crashed in 1 submission: gus" in text

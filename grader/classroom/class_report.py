@@ -70,12 +70,16 @@ import csv
 import html
 import io
 import json
+import os
 import statistics
 import sys
+import urllib.parse
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.classroom.batch import Outputs, csv_cell, write_atomic
+from grader.classroom.submissions import file_stem
 
 FORMAT = "nnkit-class-report/1"
 BROKEN = {"crashes": "error", "timeouts": "timeout"}  # report key -> check status
@@ -179,10 +183,32 @@ def score_of(record):
     }
 
 
+def implemented_nothing(record):
+    """Whether every check result of a graded record is "not implemented" (an untouched stub)."""
+    results = _results(record)
+    return bool(results) and all(r.get("status") == "not implemented" for r in results)
+
+
+def feedback_file(student):
+    """Where grader.classroom.batch writes a student's feedback, relative to GRADED_DIR."""
+    return f"feedback/{file_stem(student)}.txt"
+
+
 def score_summary(graded):
-    """Mean, median, lowest and highest percent of the graded records, and each student's score."""
-    students = sorted((score_of(r) for r in graded), key=lambda s: s["student"])
-    percents = [s["percent"] for s in students]
+    """Mean, median, lowest and highest percent of the graded records that implemented something,
+    and each graded student's score (those that implemented nothing included, and marked)."""
+    students = sorted(
+        (
+            {
+                **score_of(r),
+                "nothing_implemented": implemented_nothing(r),
+                "feedback": feedback_file(r["student"]),
+            }
+            for r in graded
+        ),
+        key=lambda s: s["student"],
+    )
+    percents = [s["percent"] for s in students if not s["nothing_implemented"]]
     summary = {
         "mean_percent": round(statistics.fmean(percents), 2) if percents else None,
         "median_percent": round(statistics.median(percents), 2) if percents else None,
@@ -275,6 +301,7 @@ def check_summaries(graded):
                     "id": r["id"],
                     "exercise": r.get("exercise"),
                     "max_points": float(r.get("max_points") or 0),
+                    "visibility": str(r.get("visibility") or "visible"),
                     "students": 0,
                     **dict.fromkeys(STATUS_COUNTS.values(), 0),
                 }
@@ -320,25 +347,58 @@ def broken_results(graded, status):
     return {"results": total, "students": sorted(students), "checks": checks}
 
 
-def build_report(records, left_out=()):
-    """The class report of batch `records` (dicts as in GRADED_DIR/results/*.json) as a JSON-ready dict."""
+def _when(stamp):
+    """An ISO time stamp as an aware datetime (a naive one taken as UTC), or None if it is none."""
+    try:
+        when = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def latest_graded_at(records):
+    """The latest `graded_at` of the records, as they wrote it, or None when none has one."""
+    stamps = [(when, r["graded_at"]) for r in records if (when := _when(r.get("graded_at"))) is not None]
+    return max(stamps, key=lambda pair: pair[0])[1] if stamps else None
+
+
+def grader_version():
+    """This grader's version, or "unknown" when it cannot be told (no distribution, no pyproject)."""
+    try:
+        from grader.package import version
+
+        return str(version())
+    except Exception:  # a missing distribution, an unreadable pyproject.toml: the page still gets written
+        return "unknown"
+
+
+def build_report(records, left_out=(), batch=None):
+    """The class report of batch `records` (dicts as in GRADED_DIR/results/*.json) as a JSON-ready
+    dict; `batch` names the batch (GRADED_DIR's folder name)."""
     graded = [r for r in records if r.get("status") == "graded"]
-    exercises = by_exercise(graded)
+    scored = [r for r in graded if not implemented_nothing(r)]  # what the statistics cover
+    exercises = by_exercise(scored)
     return {
         "format": FORMAT,
+        "batch": batch,
+        "graded_at": latest_graded_at(records),
+        "grader_version": grader_version(),
         "submissions": len(records),
         "graded": len(graded),
+        "scored": len(scored),
+        "nothing_implemented": sorted(r["student"] for r in graded if implemented_nothing(r)),
         "max_points": max((score_of(r)["max_points"] for r in graded), default=0.0),
         "scores": score_summary(graded),
         "exercises": [exercise_summary(e, pairs) for e, pairs in exercises.items()],
-        "checks": check_summaries(graded),
-        **{key: broken_results(graded, status) for key, status in BROKEN.items()},
+        "checks": check_summaries(scored),
+        **{key: broken_results(scored, status) for key, status in BROKEN.items()},
         "ungraded": sorted(
             (
                 {
                     "student": r["student"],
                     "status": str(r.get("status")),
                     "problem": str(r.get("problem") or ""),
+                    "feedback": feedback_file(r["student"]),
                 }
                 for r in records
                 if r.get("status") != "graded"
@@ -394,7 +454,7 @@ def score_histogram(report, alt="histogram of the graded submissions' scores"):
     from matplotlib.ticker import MaxNLocator
 
     ax = figure.subplots()
-    percents = [s["percent"] for s in report["scores"]["students"]]
+    percents = [s["percent"] for s in report["scores"]["students"] if not s.get("nothing_implemented")]
     counts, _, bars = ax.hist(percents, bins=[10 * i for i in range(11)], color=BLUE, edgecolor="white")
     ax.bar_label(bars, labels=[f"{c:.0f}" if c else "" for c in counts], padding=2, color=INK)
     scores = report["scores"]
@@ -412,7 +472,7 @@ def score_histogram(report, alt="histogram of the graded submissions' scores"):
         linewidth=1.5,
         label=f"mean {scores['mean_percent']:.1f} %",
     )
-    ax.set_title(f"Score distribution ({report['graded']} graded submissions)", loc="left")
+    ax.set_title(f"Score distribution ({counted(_scored(report), 'graded submission')})", loc="left")
     ax.set(xlabel="score (% of the maximum)", ylabel="students", xlim=(0, 100), xticks=range(0, 101, 10))
     ax.set_ylim(0, max(counts.max(), 1) * 1.15)  # room for the labels
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -459,8 +519,9 @@ def esc(value):
     return value if isinstance(value, Raw) else html.escape(str(value), quote=True)
 
 
-def table(headers, rows, numeric=()):
-    """An HTML table; cells are escaped unless Raw; columns in `numeric` are right-aligned."""
+def table(headers, rows, numeric=(), tail=""):
+    """An HTML table; cells are escaped unless Raw; columns in `numeric` are right-aligned; `tail`
+    (Raw rows) ends the body."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
@@ -471,7 +532,7 @@ def table(headers, rows, numeric=()):
         + "</tr>\n"
         for row in rows
     )
-    return Raw(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n")
+    return Raw(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}{esc(tail)}</tbody>\n</table>\n")
 
 
 def pct(value, digits=0):
@@ -489,24 +550,59 @@ def names(students):
     return ", ".join(students) if students else "–"
 
 
+def _scored(report):
+    """How many graded submissions the statistics cover (a report of before "scored" counts them all)."""
+    return report.get("scored", report["graded"])
+
+
+def _nothing(report):
+    return report.get("nothing_implemented", [])
+
+
+def student_link(student, links):
+    """A student's name, linked to their feedback file when `links` has it."""
+    href = (links or {}).get(student)
+    return Raw(f'<a href="{esc(href)}">{esc(student)}</a>') if href else esc(student)
+
+
+def context_line(report):
+    """Under the title: how many submissions, when they were graded, by which grader."""
+    parts = [counted(report["submissions"], "submission")]
+    when = _when(report.get("graded_at")) if report.get("graded_at") else None
+    if when is not None:
+        zone = " UTC" if when.utcoffset().total_seconds() == 0 else when.strftime(" %z")
+        parts.append(f"graded {when:%Y-%m-%d %H:%M}{zone}")
+    parts.append(f"nnkit {report.get('grader_version') or 'unknown'}")
+    return Raw(f'<p class="context">{esc(" · ".join(parts))}</p>\n')
+
+
 def summary_section(report):
     """The headline numbers as a list."""
-    scores = report["scores"]
+    scores, nothing = report["scores"], _nothing(report)
     items = [
         f"{counted(report['submissions'], 'submission')}, {report['graded']} graded, "
-        f"{len(report['ungraded'])} could not be graded",
+        f"{len(report['ungraded'])} could not be graded"
+        + (f", {len(nothing)} implemented nothing" if nothing else ""),
         f"{counted(report['crashes']['results'], 'crashed check')} "
         f"in {counted(len(report['crashes']['students']), 'submission')}, "
         f"{counted(report['timeouts']['results'], 'timed-out check')} "
         f"in {counted(len(report['timeouts']['students']), 'submission')}",
     ]
-    if report["graded"]:
+    if _scored(report):
         items.insert(
             1,
             f"score: mean {scores['mean_percent']:.1f} %, median {scores['median_percent']:.1f} %, "
             f"lowest {scores['min_percent']:.1f} %, highest {scores['max_percent']:.1f} % "
             f"(of {report['max_points']:g} points)",
         )
+    if nothing:
+        items.append(
+            f"nothing implemented (every check \u201cnot implemented\u201d, e.g. untouched stubs): "
+            f"{names(nothing)}; left out of the mean, the median and every other statistic on this "
+            f"page, which cover the {counted(_scored(report), 'submission')} that implemented something"
+        )
+    if report["ungraded"]:
+        items.append(f"could not be graded: {names([u['student'] for u in report['ungraded']])}")
     if report["left_out"]:
         items.append(f"left out, in results/ but not in the gradebook: {names(report['left_out'])}")
     return Raw("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>\n")
@@ -514,7 +610,7 @@ def summary_section(report):
 
 def distribution_section(report):
     """The score histogram."""
-    if not report["graded"]:
+    if not _scored(report):
         return Raw("<p>No submission could be graded.</p>\n")
     return score_histogram(report)
 
@@ -549,11 +645,26 @@ def exercise_section(report):
     return Raw(exercise_chart(report) + table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
 
 
+def check_name(check):
+    """A check's id, marked when students do not see it before grades are published."""
+    visibility = check.get("visibility") or "visible"
+    if visibility == "visible":
+        return Raw(f"<code>{esc(check['id'])}</code>")
+    return Raw(
+        f'<code>{esc(check["id"])}</code> <span class="tag" title="rubric visibility '
+        f'{esc(visibility)}: students see it once grades are published">hidden</span>'
+    )
+
+
 def check_section(report):
-    """Every check's pass rate and counts, worst first."""
+    """The checks someone did not pass, worst first, and one line for those everyone passed."""
+    shown = [c for c in report["checks"] if c["pass_rate"] != 1.0]
+    everyone = [c for c in report["checks"] if c["pass_rate"] == 1.0]
+    if not report["checks"]:
+        return Raw("<p>No submission could be graded.</p>\n")
     rows = [
         (
-            Raw(f"<code>{esc(c['id'])}</code>"),
+            check_name(c),
             pct(c["pass_rate"]),
             c["passed"],
             c["failed"],
@@ -562,10 +673,19 @@ def check_section(report):
             c["timed_out"],
             c["students"],
         )
-        for c in report["checks"]
+        for c in shown
     ]
     headers = ("check", "pass rate", "passed", "failed", "not implemented", "crashed", "timed out", "graded")
-    return table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7})
+    tail = ""
+    if everyone:
+        hidden = sum((c.get("visibility") or "visible") != "visible" for c in everyone)
+        tail = Raw(
+            f'<tr class="everyone"><td colspan="{len(headers)}">'
+            f"<strong>{counted(len(everyone), 'check')} passed by everyone</strong>"
+            + (f" ({hidden} of them hidden)" if hidden else "")
+            + f'<div class="quiet">{esc(", ".join(c["id"] for c in everyone))}</div></td></tr>\n'
+        )
+    return table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7}, tail=tail)
 
 
 def mistake_item(mistake, graded):
@@ -589,7 +709,7 @@ def mistake_section(report):
         parts.append(f"<h3>{esc(e['exercise'])}</h3>\n")
         if e["mistakes"]:
             parts.append(
-                "<ol>" + "".join(mistake_item(m, report["graded"]) for m in e["mistakes"]) + "</ol>\n"
+                "<ol>" + "".join(mistake_item(m, _scored(report)) for m in e["mistakes"]) + "</ol>\n"
             )
         if e["unnamed"]:
             parts.append(
@@ -616,17 +736,32 @@ def broken_section(report, key, what):
     return Raw(intro + table(("check", "students", "who", "for example"), rows, numeric={1}))
 
 
-def ungraded_section(report):
+def ungraded_section(report, links=None):
     """The submissions that could not be graded, with the reason."""
     if not report["ungraded"]:
         return Raw("<p>Every submission was graded.</p>\n")
-    rows = [(u["student"], u["status"], u["problem"]) for u in report["ungraded"]]
+    rows = [(student_link(u["student"], links), u["status"], u["problem"]) for u in report["ungraded"]]
     return table(("student", "status", "reason"), rows)
 
 
-def student_section(report):
+def nothing_section(report, links=None):
+    """The graded submissions that implemented nothing."""
+    nothing = _nothing(report)
+    return Raw(
+        f"<p>{counted(len(nothing), 'submission')}: every check \u201cnot implemented\u201d "
+        "(untouched stubs, or nothing handed in where the code belongs). They are in the students' "
+        "table, and left out of the mean, the median and every other statistic.</p>\n"
+        f'<p class="students">{", ".join(student_link(s, links) for s in nothing)}</p>\n'
+    )
+
+
+NOTHING_TAG = Raw('<span class="tag">nothing implemented</span>')
+
+
+def student_section(report, links=None):
     """Every graded student: score, the mistakes named in their results, checks that crashed or
-    timed out; lowest score first (whom to help first), then by name."""
+    timed out; lowest score first (whom to help first), then by name; those that implemented
+    nothing last, marked. A name links to the student's feedback when `links` has it."""
     named, broken = {}, {}
     for e in report["exercises"]:
         for m in e["mistakes"]:
@@ -636,12 +771,18 @@ def student_section(report):
         for c in report[key]["checks"]:
             for student in c["students"]:
                 broken.setdefault(student, Counter())[what] += 1
-    students = sorted(report["scores"]["students"], key=lambda s: (s["percent"], s["student"]))
+    students = sorted(
+        report["scores"]["students"],
+        key=lambda s: (bool(s.get("nothing_implemented")), s["percent"], s["student"]),
+    )
     if not students:
         return Raw("<p>No submission could be graded.</p>\n")
     rows = [
         (
-            s["student"],
+            Raw(
+                student_link(s["student"], links)
+                + (" " + NOTHING_TAG if s.get("nothing_implemented") else "")
+            ),
             f"{s['points']:g} / {s['max_points']:g}",
             f"{s['percent']:.1f} %",
             Raw(", ".join(f"<code>{esc(m)}</code>" for m in named.get(s["student"], ())) or "–"),
@@ -649,8 +790,10 @@ def student_section(report):
         )
         for s in students
     ]
-    return table(
-        ("student", "points", "score", "named mistakes", "checks crashed or timed out"), rows, {1, 2}
+    note = Raw('<p class="quiet">A name links to the feedback the student got.</p>\n') if links else Raw("")
+    return Raw(
+        note
+        + table(("student", "points", "score", "named mistakes", "checks crashed or timed out"), rows, {1, 2})
     )
 
 
@@ -664,21 +807,35 @@ img { max-width: 100%; height: auto; display: block; margin: 0.8rem 0; }
 blockquote { margin: 0.3rem 0 0.3rem 1rem; color: #444; font-style: italic; }
 .quiet { color: #777; font-size: 0.88rem; } .students { color: #333; font-size: 0.9rem; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
+.context { color: #555; margin-top: 0; }
+.tag { display: inline-block; font-size: 0.75rem; padding: 0 0.35rem; border-radius: 0.6rem;
+       background: #eee; color: #444; border: 1px solid #ccc; white-space: nowrap; }
+tr.everyone td { background: #f6fbf6; }
+a { color: #1a5aa8; }
 """
 
 
-def render_html(report, title="Class report"):
-    """The report as one self-contained HTML page (plots embedded, no scripts, student text escaped)."""
+def render_html(report, title=None, links=None):
+    """The report as one self-contained HTML page (plots embedded, no scripts, student text escaped).
+    `title` defaults to "Class report: <batch>"; `links` maps students to the (relative) address of
+    their feedback file, and is left out when the page is not beside the batch output."""
+    if title is None:
+        title = f"Class report: {report['batch']}" if report.get("batch") else "Class report"
     sections = [
         ("Summary", summary_section(report)),
+        ("Named mistakes per exercise, most students first", mistake_section(report)),
+        ("Students, lowest score first", student_section(report, links)),
+        ("Submissions that could not be graded", ungraded_section(report, links)),
+        *(
+            [("Submissions that implemented nothing", nothing_section(report, links))]
+            if _nothing(report)
+            else []
+        ),
+        ("Crashes", broken_section(report, "crashes", "crashed")),
+        ("Time-outs", broken_section(report, "timeouts", "timed out")),
         ("Score distribution", distribution_section(report)),
         ("Exercises: mean score and pass rate", exercise_section(report)),
         ("Checks, worst first", check_section(report)),
-        ("Named mistakes per exercise, most students first", mistake_section(report)),
-        ("Crashes", broken_section(report, "crashes", "crashed")),
-        ("Time-outs", broken_section(report, "timeouts", "timed out")),
-        ("Submissions that could not be graded", ungraded_section(report)),
-        ("Students, lowest score first", student_section(report)),
     ]
     body = "".join(
         f"<section>\n<h2>{esc(heading)}</h2>\n{content}</section>\n" for heading, content in sections
@@ -688,7 +845,7 @@ def render_html(report, title="Class report"):
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{esc(title)}</h1>\n{body}</body>\n</html>\n"
+        f"<h1>{esc(title)}</h1>\n{context_line(report)}{body}</body>\n</html>\n"
     )
 
 
@@ -716,6 +873,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="JSON", help="also write the report's numbers as JSON here")
 
 
+def feedback_links(report, graded_dir, html_path):
+    """{student: address of their feedback file relative to the page's folder}, for the feedback
+    files that exist; none when the page and GRADED_DIR share no relative path (another drive)."""
+    links, here = {}, Path(html_path).resolve().parent
+    people = [*report["scores"]["students"], *report["ungraded"]]
+    for person in people:
+        target = Path(graded_dir) / person.get("feedback", feedback_file(person["student"]))
+        if not target.is_file():
+            continue
+        try:
+            relative = os.path.relpath(target.resolve(), here)
+        except ValueError:
+            return {}
+        links[person["student"]] = urllib.parse.quote(Path(relative).as_posix())
+    return links
+
+
 def run(args) -> int:
     """Write the page (and the JSON); 0, or 2 after one `error: ...` line on stderr for a user error."""
     graded_dir = Path(args.graded_dir)
@@ -723,11 +897,11 @@ def run(args) -> int:
     written = []
     try:
         records, left_out = load_records(graded_dir)
-        report = build_report(records, left_out)
+        report = build_report(records, left_out, batch=graded_dir.resolve().name)
         if args.json:  # the numbers need no matplotlib: written even when the page cannot be
             write_atomic(args.json, json.dumps(report, indent=2) + "\n")
             written.append(str(args.json))
-        page = render_html(report, title=f"Class report: {graded_dir.resolve().name}")
+        page = render_html(report, links=feedback_links(report, graded_dir, html_path))
         write_atomic(html_path, page)
         written.insert(0, str(html_path))
     except ReportError as error:
