@@ -8,12 +8,23 @@ are reported (results of submissions that were removed from the folder stay on d
 the gradebook, and out of the report too). The HTML page (default GRADED_DIR/report.html) is
 self-contained: its plots are embedded PNG images, it needs no other file and no JavaScript
 (it holds no script at all), and every text that comes from a submission (names, messages,
-hints) is escaped. `python -m grader.classroom.class_report` is the same command.
+hints) is escaped. Its only links are each student's name to their feedback/<student>.txt,
+relative to the page's folder (none for a feedback file that is missing).
+`python -m grader.classroom.class_report` is the same command.
+
+The page reads in the order an instructor acts on: a summary (under a title naming the batch
+folder, when it was graded, how many submissions and the grader's version), the named mistakes,
+the students lowest score first, the submissions that could not be graded (and those that
+implemented nothing), crashes and time-outs, and only then the charts, the per-exercise table
+and the checks (worst first; those every student passed as one line, hidden checks marked).
 
 What counts
-    Statistics cover the graded submissions (record status "graded"). Submissions that
-    could not be graded ("invalid submission", "grading error") are listed apart, with the
-    reason, and count nowhere else. A check's result is passed, failed, not implemented,
+    Statistics cover the graded submissions (record status "graded") that implemented
+    something. A graded submission whose every check is "not implemented" (untouched stubs)
+    implemented nothing: it is listed apart and in the students' table, marked, and left out of
+    every statistic (mean, median, histogram, exercises, checks). Submissions that could not be
+    graded ("invalid submission", "grading error") are listed apart, with the reason, and count
+    nowhere else. A check's result is passed, failed, not implemented,
     a crash ("error": the student's code raised) or a time-out ("timeout"); crashes and
     time-outs are counted apart from failures. A named mistake is the `mistake` identifier
     a failing or crashing check's hint carries ("generic.transposed");
@@ -26,13 +37,20 @@ the thing measured:
 
     {
       "format": "nnkit-class-report/1",
+      "batch": "week3",               # GRADED_DIR's folder name (None when not told)
+      "graded_at": "2025-01-01T12:00:00+00:00",   # the latest graded_at of the results, or None
+      "grader_version": "0.1.0",      # this grader's version, "unknown" when it cannot be told
       "submissions": 31,              # every result in GRADED_DIR (that the gradebook lists)
-      "graded": 30,                   # of which graded: the statistics below cover these
+      "graded": 30,                   # of which graded
+      "scored": 29,                   # of those, implemented something: the statistics below cover these
+      "nothing_implemented": ["ian"], # graded, every check "not implemented"
       "max_points": 223.0,            # the most points a submission can get
-      "scores": {
+      "scores": {                     # over the scored submissions
         "mean_percent": 71.3, "median_percent": 74.0, "min_percent": 12.0, "max_percent": 100.0,
-        "students": [{"student": "alice", "points": 223.0, "max_points": 223.0, "percent": 100.0}, ...]
-      },                              # students sorted by name
+        "students": [{"student": "alice", "points": 223.0, "max_points": 223.0, "percent": 100.0,
+                      "nothing_implemented": false,
+                      "feedback": "feedback/alice.txt"}, ...]   # relative to GRADED_DIR
+      },                              # every graded student, sorted by name
       "exercises": [                  # in the order the results list them (the curriculum's)
         {"exercise": "Affine", "checks": 10, "max_points": 15.0,
          "mean_points": 12.1, "mean_percent": 80.7,
@@ -49,7 +67,9 @@ the thing measured:
          "unnamed": ["dan"]},         # students with a failed check of the exercise that names no mistake
         ...],
       "checks": [                     # worst first: lowest pass rate, then most crashes and time-outs
-        {"id": "Affine.backward_dW", "exercise": "Affine", "max_points": 2.0, "students": 30,
+        {"id": "Affine.backward_dW", "exercise": "Affine", "max_points": 2.0,
+         "visibility": "visible",     # the rubric's: "after_published" and the like are hidden checks
+         "students": 30,
          "passed": 20, "failed": 8, "not_implemented": 1, "crashed": 1, "timed_out": 0,
          "pass_rate": 0.667}, ...],
       "crashes": {                    # results with status "error"
@@ -57,7 +77,8 @@ the thing measured:
         "checks": [{"id": "Relu.forward", "exercise": "Relu", "students": ["gus"],
                     "example": "Relu.forward: your code raised ..."}, ...]},   # most students first
       "timeouts": {...},              # the same for status "timeout"
-      "ungraded": [{"student": "zed", "status": "invalid submission", "problem": "..."}],
+      "ungraded": [{"student": "zed", "status": "invalid submission", "problem": "...",
+                    "feedback": "feedback/zed.txt"}],
       "left_out": ["old"]             # results in GRADED_DIR/results the gradebook no longer lists
     }
 
@@ -593,13 +614,17 @@ def summary_section(report):
             1,
             f"score: mean {scores['mean_percent']:.1f} %, median {scores['median_percent']:.1f} %, "
             f"lowest {scores['min_percent']:.1f} %, highest {scores['max_percent']:.1f} % "
-            f"(of {report['max_points']:g} points)",
+            f"(of {report['max_points']:g} points"
+            + (
+                f", over the {_scored(report)} graded submissions that implemented something)"
+                if nothing
+                else ")"
+            ),
         )
     if nothing:
         items.append(
-            f"nothing implemented (every check \u201cnot implemented\u201d, e.g. untouched stubs): "
-            f"{names(nothing)}; left out of the mean, the median and every other statistic on this "
-            f"page, which cover the {counted(_scored(report), 'submission')} that implemented something"
+            f"implemented nothing (every check \u201cnot implemented\u201d, e.g. untouched stubs): "
+            f"{names(nothing)}; left out of the mean, the median and every other statistic below"
         )
     if report["ungraded"]:
         items.append(f"could not be graded: {names([u['student'] for u in report['ungraded']])}")
@@ -748,9 +773,10 @@ def nothing_section(report, links=None):
     """The graded submissions that implemented nothing."""
     nothing = _nothing(report)
     return Raw(
-        f"<p>{counted(len(nothing), 'submission')}: every check \u201cnot implemented\u201d "
-        "(untouched stubs, or nothing handed in where the code belongs). They are in the students' "
-        "table, and left out of the mean, the median and every other statistic.</p>\n"
+        f"<p>{counted(len(nothing), 'graded submission')} where every check is \u201cnot implemented\u201d "
+        "(untouched stubs, or the code handed in somewhere the grader does not look): left out of "
+        "the mean, the median and every other statistic, and listed in the students' table, "
+        "marked.</p>\n"
         f'<p class="students">{", ".join(student_link(s, links) for s in nothing)}</p>\n'
     )
 
