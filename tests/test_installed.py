@@ -49,6 +49,12 @@ def repository_files():
     return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
+def clean_env():
+    """This environment without PYTHONPATH and the like: the nbgrader course builder puts this checkout
+    on PYTHONPATH for its kernels, and pip would then take this checkout for nnkit installed."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
+
+
 class Installed:
     """A fresh virtual environment with the kit's wheel installed, and an empty folder to work in."""
 
@@ -73,6 +79,7 @@ class Installed:
             ],
             check=True,
             capture_output=True,
+            env=clean_env(),
         )
         (self.wheel,) = dist.glob("nnkit-*.whl")
         env_dir = base / "venv"
@@ -93,6 +100,7 @@ class Installed:
             ],
             check=True,
             capture_output=True,
+            env=clean_env(),
         )
         assert (env_dir / "bin" / "nnkit").is_file()
         purelib = subprocess.run(
@@ -108,7 +116,7 @@ class Installed:
         shutil.rmtree(source)
 
     def run(self, *args, cwd=None, check=True):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
+        env = clean_env()
         env["PATH"] = os.pathsep.join([str(self.bin), sysconfig.get_paths()["scripts"], env.get("PATH", "")])
         done = subprocess.run(
             [str(a) for a in args], cwd=cwd or self.work, env=env, capture_output=True, text=True, timeout=600

@@ -11,17 +11,15 @@ its Python API, with a throwaway gradebook).
 """
 
 import filecmp
-import sys
 import tempfile
 from pathlib import Path
-
-from tqdm import tqdm
 
 from grader.authoring import stubs
 from grader.authoring.chapters import chapters
 from grader.authoring.course_root import CourseError, course_master, course_root
 from grader.classroom.course_config import nbgrader_api
 from grader.files import replaced
+from grader.progress import progress as show_progress
 
 EXAMPLES = """\
 examples:
@@ -41,7 +39,7 @@ def write_sources(course_root, names=None, progress=False):
     from grader.authoring.course_cells import notebook_text
 
     paths = []
-    for chapter in tqdm(chapters(), desc="source", unit="chapter", file=sys.stderr, disable=not progress):
+    for chapter in show_progress(chapters(), "source", "chapter", progress):
         if names and chapter.name not in names:
             continue
         path = Path(course_root) / "source" / chapter.name / f"{chapter.name}.ipynb"
@@ -55,7 +53,7 @@ def generate_release(course_root, names, progress=False):
     """Run generate_assignment for every name into `course_root`/release, with a throwaway gradebook."""
     with tempfile.TemporaryDirectory() as tmp:
         api = nbgrader_api(course_root, db_url=f"sqlite:///{Path(tmp) / 'gradebook.db'}")
-        for name in tqdm(names, desc="release", unit="chapter", file=sys.stderr, disable=not progress):
+        for name in show_progress(names, "release", "chapter", progress):
             result = api.generate_assignment(name, force=True, create=True)
             if not result["success"]:
                 raise RuntimeError(

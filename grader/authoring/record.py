@@ -6,12 +6,9 @@ ask for, hint candidates included, is kept; `Recorder.files()` turns them into t
 `grader/recorded/` data. Hidden checks never run here, so none of their inputs is recorded.
 """
 
-import sys
-
-from tqdm import tqdm
-
 from grader.authoring.course_root import course_master
 from grader.expected import Recorder, using
+from grader.progress import progress as show_progress
 from grader.registry import all_checks, is_hidden_check
 from grader.results import run_check
 from grader.target import load_impl
@@ -31,9 +28,7 @@ def record(exercises, reference=None, progress=False):
     """A Recorder holding every expected value the public checks of `exercises` ask for, on `reference`
     (default: the course's solutions/); `progress` shows a bar on stderr."""
     target = load_impl(course_master() if reference is None else reference)
-    checks = tqdm(
-        public_checks(exercises), desc="recording", unit="check", file=sys.stderr, disable=not progress
-    )
+    checks = show_progress(public_checks(exercises), "recording", "check", progress)
     with using(Recorder()) as recorder:
         failed = [r for r in (run_check(c, target) for c in checks) if not r.passed]
     if failed:

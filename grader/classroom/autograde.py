@@ -11,6 +11,8 @@ a notebook that cannot be graded scores 0 with its reason in the log, and the ot
 
 import sys
 
+from grader.progress import progress
+
 EXAMPLES = """\
 examples:
   nnkit autograde ch4_backprop                   every submitted/<student>/ch4_backprop/
@@ -41,8 +43,6 @@ def submitted_students(root, assignment):
 
 
 def run(args):
-    from tqdm import tqdm
-
     from grader.authoring.course import needs_nbgrader
     from grader.authoring.course_root import course_root
     from grader.classroom.course_config import nbgrader_api
@@ -61,7 +61,7 @@ def run(args):
         raise AutogradeError(f"no submitted notebooks of {args.assignment} under {root / 'submitted'}")
     api = nbgrader_api(root)
     failed = []
-    for student in tqdm(students, desc="autograding", unit="student", file=sys.stderr, disable=args.quiet):
+    for student in progress(students, "autograding", "student", not args.quiet):
         result = api.autograde(args.assignment, student, force=args.force, create=True)
         if not result["success"]:
             failed.append(student)

@@ -15,12 +15,12 @@ notebook could not be read, 2 on bad input.
 """
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.classroom.course_config import COURSE_ID
 from grader.classroom.notebooks import NotebookError
+from grader.progress import progress as show_progress
 
 WRITE_IS_GONE = (
     "--write is gone: nbgrader autograde now writes the trusted scores itself "
@@ -77,7 +77,6 @@ def gradebook_scores(gradebook, assignment, notebook, student, grade_ids):
 def regrade(course_root, assignment, db_url=None, progress=False):
     """Grade every submitted notebook of `assignment`; return a NotebookRegrade per notebook."""
     from nbgrader.api import Gradebook
-    from tqdm import tqdm
 
     from grader.classroom.trusted_autograde import cell_grades
 
@@ -93,9 +92,7 @@ def regrade(course_root, assignment, db_url=None, progress=False):
         for path in sorted((student_dir / assignment).glob("*.ipynb"))
     ]
     with Gradebook(db_url, COURSE_ID) as gradebook:
-        for student_dir, path in tqdm(
-            notebooks, desc="regrading", unit="notebook", file=sys.stderr, disable=not progress
-        ):
+        for student_dir, path in show_progress(notebooks, "regrading", "notebook", progress):
             row = NotebookRegrade(student_dir.name, path.stem)
             try:
                 row.trusted = {gid: g.points for gid, g in cell_grades(path).items()}

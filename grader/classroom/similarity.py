@@ -50,11 +50,10 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from grader.classroom.submissions import SubmissionError, discover, file_stem, prepare
 from grader.files import replaced
 from grader.package import STUBS
+from grader.progress import progress
 
 FORMAT = "nnkit-similarity/1"
 DEFAULT_THRESHOLD = 0.6
@@ -131,7 +130,7 @@ def read_submissions(folder, work, exclude=(), quiet=False):
     """
     entries = discover(folder, exclude=exclude)
     codes, unreadable = {}, []
-    for submission in tqdm(entries, desc="reading", unit="submission", file=sys.stderr, disable=quiet):
+    for submission in progress(entries, "reading", "submission", not quiet):
         stem = file_stem(submission.name)
         try:
             impl = prepare(submission, Path(work) / "impl" / stem)

@@ -2,9 +2,9 @@
 
 import contextlib
 import secrets
-import sys
 
 from ..expected import oracles_present
+from ..progress import progress as show_progress
 from ..results import CheckResult, run_check
 from .limits import Limits, on_one_cpu
 from .target import SandboxTarget
@@ -55,15 +55,6 @@ def _failed(check, entry, status, message):
     )
 
 
-def with_progress(checks, shown):
-    """`checks`, with a bar on stderr while they run when `shown` (tqdm is needed only then)."""
-    if not shown:
-        return checks
-    from tqdm import tqdm
-
-    return tqdm(checks, desc="grading", unit="check", file=sys.stderr)
-
-
 def grade_isolated(
     impl_dir, checks=None, rubric=None, seed=None, limits=None, target_out=None, progress=False
 ):
@@ -93,7 +84,7 @@ def grade_isolated(
         if target_out is not None:
             target_out.append(target)
         try:
-            for check in with_progress(chosen, progress):
+            for check in show_progress(chosen, "grading", "check", progress):
                 entry = rubric.get(check.id, RubricEntry(1.0))
                 seconds = limits.check_seconds or check.timeout
                 try:
