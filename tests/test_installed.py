@@ -264,6 +264,8 @@ def test_batch_report_canvas_and_similarity_on_a_small_class(kit, submissions, g
     assert rows["alice"]["percent"] == "100.0"
     assert float(rows["bob"]["total"]) < float(rows["alice"]["total"])
     assert rows["carol"]["status"] == "invalid submission"
+    alice = json.loads((graded / "results" / "alice.json").read_text())
+    assert (alice["engine"], alice["isolation"]) == ("sandbox", "namespaces")
 
     kit.nnkit("report", graded, "--json", "report.json", "--quiet")
     report = json.loads((kit.work / "report.json").read_text())

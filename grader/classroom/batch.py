@@ -85,6 +85,15 @@ def engine_name():
     return "sandbox" if isolated_grader() else "subprocess"
 
 
+def isolation_name():
+    """The sandbox's isolation on this machine ("namespaces", "basic"), or "none" without the sandbox."""
+    if not isolated_grader():
+        return "none"
+    from grader.sandbox import available_isolation
+
+    return available_isolation()
+
+
 def unusable_results(message):
     """A zero for every check, each carrying `message` (for a submission that cannot be graded)."""
     rubric = load_rubric()
@@ -243,6 +252,7 @@ def grade_job(payload, timeout=None, seed=None):
         "problem": problem,
         "seconds": round(time.perf_counter() - started, 3),
         "engine": engine_name(),
+        "isolation": isolation_name(),
         "results": [dataclasses.asdict(r) for r in results],
     }
 
@@ -731,6 +741,12 @@ def run(args):
         print(
             f"warning: left out of the gradebook, no submission any more: {', '.join(summary['gone'])} "
             f"(their results stay in {Path(args.out) / 'results'})",
+            file=sys.stderr,
+        )
+    if not args.dask and isolation_name() != "namespaces":
+        print(
+            f"warning: isolation {isolation_name()} on this machine: submissions could read every file "
+            "you can (solutions/, the hidden checks); grade where they are absent, or on Linux",
             file=sys.stderr,
         )
     if not args.quiet:
