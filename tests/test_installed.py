@@ -245,8 +245,22 @@ def test_grade_runs_the_sandbox_on_any_folder(kit, course):
 
 def test_course_commands_work_on_a_course_elsewhere(kit, course):
     assert "out of date" not in kit.nnkit("--course", course, "course", "stubs", "--check").stdout
+    before = {
+        p: p.read_bytes() for part in ("source", "release", "exercises") for p in (course / part).rglob("*.*")
+    }
+    built = kit.nnkit("--course", course, "course", "build", "-q")
+    assert built.stderr == ""
+    after = {
+        p: p.read_bytes() for part in ("source", "release", "exercises") for p in (course / part).rglob("*.*")
+    }
+    assert after == before  # the copied course was built already: building it again changes nothing
     done = kit.nnkit("course", "check", cwd=course)
     assert "up to date" in done.stdout
+
+
+def test_grade_in_process_runs_pytest_on_your_own_code(kit, course):
+    done = kit.nnkit("grade", "--impl", course / "solutions", "-m", "Relu", "--in-process", "-q")
+    assert "Score: 4 / 4" in done.stdout
 
 
 def test_export_writes_a_kit_without_answers(kit, course):
