@@ -169,7 +169,7 @@ def test_two_submissions_for_one_student_is_an_error_naming_both(tmp_path, capsy
     roster = roster_file(tmp_path, ROSTER)
     code, out, err = run(capsys, outdir, "--roster", roster, "--assignment", ASSIGNMENT)
     assert code == 2 and out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert len(err.splitlines()) == 1 and err.startswith("nnkit canvas: error: ")
     assert all(name in err for name in names) and "Smith, Alice" in err and "Traceback" not in err
     assert not (outdir / "canvas.csv").exists()
 
@@ -187,7 +187,7 @@ def test_assignment_needs_the_id_in_parentheses(tmp_path, capsys, name):
     roster = roster_file(tmp_path, ROSTER)
     code, out, err = run(capsys, outdir, "--roster", roster, "--assignment", name)
     assert code == 2 and out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "parentheses" in err
+    assert len(err.splitlines()) == 1 and err.startswith("nnkit canvas: error: ") and "parentheses" in err
     assert not (outdir / "canvas.csv").exists()
 
 
@@ -204,7 +204,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     for where, path, extra, words in cases:
         code, out, err = run(capsys, where, "--roster", path, "--assignment", ASSIGNMENT, *extra)
         assert code == 2 and out == "" and len(err.splitlines()) == 1, err
-        assert err.startswith("error: ") and words in err
+        assert err.startswith("nnkit canvas: error: ") and words in err
 
 
 def test_non_ascii_names_round_trip(tmp_path, capsys):

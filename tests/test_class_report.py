@@ -288,7 +288,7 @@ def test_a_missing_or_empty_outdir_is_one_line_and_nonzero(tmp_path):
         timeout=60,
     )
     assert missing.returncode != 0 and missing.stdout == ""
-    assert missing.stderr.startswith("error:") and len(missing.stderr.strip().splitlines()) == 1
+    assert missing.stderr.startswith("nnkit report: error:") and len(missing.stderr.strip().splitlines()) == 1
     assert "nowhere" in missing.stderr
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
@@ -305,7 +305,7 @@ def test_a_folder_that_is_no_batch_output_is_one_line(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not a batch output\n", encoding="utf-8")
     assert main([str(tmp_path)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert out == "" and err.startswith("nnkit report: error: ") and len(err.strip().splitlines()) == 1
     assert "not a batch output" in err and "nnkit batch" in err
     assert not (tmp_path / "report.html").exists()
 
@@ -317,7 +317,7 @@ def test_without_matplotlib_the_error_is_one_line(outdir, tmp_path, capsys, monk
     assert main([str(outdir), "--out", str(page), "--json", str(numbers)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("error: ") and "matplotlib" in err and str(numbers) in err
+    assert err.startswith("nnkit report: error: ") and "matplotlib" in err and str(numbers) in err
     assert (
         not page.exists() and json.loads(numbers.read_text(encoding="utf-8"))["format"] == class_report.FORMAT
     )
@@ -341,7 +341,7 @@ def test_mounts_as_a_subcommand(outdir, tmp_path, capsys):
     args = top.parse_args(["report", "-q", str(tmp_path / "nowhere")])
     assert args.run(args) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("error: no folder") and len(err.splitlines()) == 1
+    assert out == "" and err.startswith("nnkit report: error: no folder") and len(err.splitlines()) == 1
     assert "nnkit report graded/" in class_report.EXAMPLES
 
 

@@ -322,12 +322,20 @@ def test_a_progress_bar_goes_to_stderr_unless_quiet(tmp_path):
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     status, out, err = run_main([tmp_path / "missing", "--quiet"])
-    assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and "no such directory" in err
+    assert (
+        status == 2
+        and err.count("\n") == 1
+        and err.startswith("nnkit similarity: error: ")
+        and "no such directory" in err
+    )
     (tmp_path / "class").mkdir()
     shutil.copytree(EXERCISES, tmp_path / "class" / "ann", ignore=IGNORE)
     (tmp_path / "class" / "ben.rar").write_bytes(b"Rar!")
     status, out, err = run_main([tmp_path / "class", "--quiet", "--out", tmp_path / "s.html"])
-    assert status == 2 and err == "error: nothing to compare: 1 of 2 submissions could be read\n"
+    assert (
+        status == 2
+        and err == "nnkit similarity: error: nothing to compare: 1 of 2 submissions could be read\n"
+    )
     assert "ben: a .rar file" in out and not (tmp_path / "s.html").exists()
     with pytest.raises(SystemExit) as stopped, contextlib.redirect_stderr(io.StringIO()):
         similarity.main([str(tmp_path / "class"), "--threshold", "1.5"])

@@ -406,7 +406,7 @@ def run(args) -> int:
             omit_missing=not args.blank_missing,
         )
     except CanvasError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"nnkit canvas: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     column = MATCH_COLUMNS[args.match]
     if result.unmatched:  # never silent: a submission that reaches no student is lost until fixed

@@ -932,10 +932,10 @@ def run(args) -> int:
         written.insert(0, str(html_path))
     except ReportError as error:
         also = f" (only {written[0]} was written)" if written else ""
-        print(f"error: {error}{also}", file=sys.stderr)
+        print(f"nnkit report: error: {error}{also}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"error: {error.filename or error}: {error.strerror or error}", file=sys.stderr)
+        print(f"nnkit report: error: {error.filename or error}: {error.strerror or error}", file=sys.stderr)
         return 2
     if not getattr(args, "quiet", False):
         print(

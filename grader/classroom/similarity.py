@@ -327,11 +327,11 @@ def run(args) -> int:
         )
     except (SimilarityError, SubmissionError) as error:
         print(unreadable_lines(getattr(error, "unreadable", [])), end="")
-        print(f"error: {error}", file=sys.stderr)
+        print(f"nnkit similarity: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"nnkit similarity: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     print(table(pairs, args.threshold, args.min_tokens))
     print(unreadable_lines(unreadable), end="")
