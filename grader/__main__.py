@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .package import default_impl
+from .installed import default_impl
 
 DEFAULT_IMPL = default_impl()
 EXAMPLES = """\

@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from grader.package import version
+from grader.installed import version
 
 # name, module, one line of help; every module has add_arguments(parser), run(args) and EXAMPLES, and
 # USER_ERRORS: the exceptions that mean an impossible request (one line on stderr, exit status 2)

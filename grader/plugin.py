@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .expected import RecordedDataError, provider
-from .package import default_impl
+from .installed import default_impl
 from .registry import Check, all_checks, load_rubric, rubric_problems
 from .report import gradescope_results, hidden_summary, summary_table, write_json_atomic
 from .results import run_check

@@ -27,7 +27,7 @@ import solutions as ref
 from grader.classroom import batch, class_report
 from grader.classroom.class_report import add_arguments, build_report, main, render_html, run
 from grader.classroom.submissions import file_stem
-from grader.package import version
+from grader.installed import version
 from grader.registry import all_checks, load_rubric
 from grader.results import run_check
 from grader.target import as_target
@@ -448,7 +448,7 @@ def test_the_title_names_the_batch_the_date_the_count_and_the_version(records, m
     def missing():
         raise PackageNotFoundError("nnkit")
 
-    monkeypatch.setattr("grader.package.version", missing)
+    monkeypatch.setattr("grader.installed.version", missing)
     assert build_report(records)["grader_version"] == "unknown"
     assert "nnkit unknown" in render_html(build_report(records))
 

@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import package
+from grader import installed
 from grader.authoring.course_root import course_master, course_root
 from grader.authoring.record import RecordingError, public_checks, record
 from grader.authoring.regions import find_regions, solution_lines
@@ -299,11 +299,11 @@ def notebook_grader_modules(folder):
 def student_dependencies():
     """The kit's dependencies that students need, as the installed grader declares them, and its version."""
     wanted = []
-    for requirement in package.dependencies():
+    for requirement in installed.dependencies():
         name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower()
         if name in STUDENT_PACKAGES:
             wanted.append(requirement)
-    return wanted, package.version()
+    return wanted, installed.version()
 
 
 def step_ids(exercises):

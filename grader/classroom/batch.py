@@ -60,7 +60,7 @@ from grader.classroom.submissions import (
 from grader.expected import kit_fingerprint_of
 from grader.files import replaced
 from grader.hints import MISTAKE_ID
-from grader.package import KIT_ROOT
+from grader.installed import KIT_ROOT
 from grader.registry import RubricEntry, all_checks, load_rubric
 from grader.report import gradescope_results, summary_table
 from grader.results import CheckResult

@@ -386,7 +386,7 @@ def latest_graded_at(records):
 def grader_version():
     """This grader's version, or "unknown" when it cannot be told (no distribution, no pyproject)."""
     try:
-        from grader.package import version
+        from grader.installed import version
 
         return str(version())
     except Exception:  # a missing distribution, an unreadable pyproject.toml: the page still gets written

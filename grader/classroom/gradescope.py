@@ -28,7 +28,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.package import KIT_ROOT, STUBS, dependencies
+from grader.installed import KIT_ROOT, STUBS, dependencies
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.package import STUBS  # modules no answer cell defines grade as not implemented
+from grader.installed import STUBS  # modules no answer cell defines grade as not implemented
 from grader.sandbox import Limits
 
 KEPT = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -52,7 +52,7 @@ from pathlib import Path
 
 from grader.classroom.submissions import SubmissionError, discover, file_stem, prepare
 from grader.files import replaced
-from grader.package import STUBS
+from grader.installed import STUBS
 from grader.progress import progress
 
 FORMAT = "nnkit-similarity/1"

@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.package import STUBS
+from grader.installed import STUBS
 from grader.sandbox import Limits
 
 TEMPLATE = STUBS  # modules a student did not hand in are graded as not implemented
