@@ -241,6 +241,7 @@ def test_a_few_one_liners_written_alike_are_not_flagged(checked):
         and pair["shared_tokens"] < similarity.MIN_SHARED_TOKENS
     )
     assert not pair["flagged"] and "little_a" not in checked[1]
+    assert "<i>little_a</i>" not in checked[4] and "<i>ref_copy</i>" in checked[4]  # nor in the HTML
 
 
 def test_one_copied_module_is_flagged(checked):

@@ -182,11 +182,23 @@ def compare(codes, boilerplate, threshold, out_file, quiet=False):
     return detector, pairs
 
 
-def html_report(detector, codes):
-    """copydetect's HTML report, each code file shown by its student's name."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # copydetect reads its template with open_text
-        page = detector.generate_html_report(output_mode="return")
+def html_report(detector, codes, unflagged=()):
+    """copydetect's HTML report, each code file shown by its student's name. The pairs `unflagged`
+    (above the threshold on fewer tokens than --min-tokens) are left out of it, as of the table."""
+    names, scores = list(codes), detector.similarity_matrix
+    shown = scores.copy()
+    for pair in unflagged:
+        i, j = names.index(pair.a), names.index(pair.b)
+        shown[i, j] = shown[j, i] = 0.0
+    detector.similarity_matrix = shown
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # copydetect reads its template with open_text
+            page = detector.generate_html_report(output_mode="return")
+    finally:
+        detector.similarity_matrix = scores
     for name, path in sorted(codes.items(), key=lambda item: -len(str(item[1]))):
         page = page.replace(str(path), html.escape(name))
     return page
@@ -250,7 +262,10 @@ def similarity(
         boilerplate = Path(work) / "stubs"
         boilerplate.write_text(combined_code(STUBS), encoding="utf-8")
         detector, pairs = compare(codes, boilerplate, threshold, out, quiet)
-        page = html_report(detector, codes)
+        few_tokens = [
+            p for p in pairs if max(p.a_in_b, p.b_in_a) > threshold and not p.flagged(threshold, min_tokens)
+        ]
+        page = html_report(detector, codes, few_tokens)
     with replaced(out, encoding="utf-8") as f:
         f.write(page)
     if json_path:
