@@ -934,9 +934,6 @@ def run(args) -> int:
         also = f" (only {written[0]} was written)" if written else ""
         print(f"nnkit report: error: {error}{also}", file=sys.stderr)
         return 2
-    except OSError as error:
-        print(f"nnkit report: error: {error.filename or error}: {error.strerror or error}", file=sys.stderr)
-        return 2
     if not getattr(args, "quiet", False):
         print(
             f"reported {report['submissions']} submissions ({report['graded']} graded): {', '.join(written)}"

@@ -344,10 +344,6 @@ def run(args) -> int:
         print(unreadable_lines(getattr(error, "unreadable", [])), end="")
         print(f"nnkit similarity: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"nnkit similarity: error: {where}{error.strerror or error}", file=sys.stderr)
-        return 2
     print(table(pairs, args.threshold, args.min_tokens))
     print(unreadable_lines(unreadable), end="")
     written = [str(args.out)] + ([str(args.json)] if args.json else [])
