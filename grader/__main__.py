@@ -46,6 +46,13 @@ def resolve_exercise(name, known):
     raise ValueError(f"-m {name}: no such exercise{hint}; the exercises are: {', '.join(known)}")
 
 
+def resolve_exercises(values, known):
+    """The exercises -m values name (repeated or comma-separated), each once, in order; ValueError
+    naming the first that is no exercise."""
+    names = [n.strip() for value in values for n in value.split(",") if n.strip()]
+    return list(dict.fromkeys(resolve_exercise(n, known) for n in names))
+
+
 def impl_problem(impl):
     """Why `impl` cannot be graded, or None."""
     if not impl.exists():
@@ -101,10 +108,8 @@ def main(argv=None):
     problem = impl_problem(args.impl)
     if problem:
         p.error(problem)
-    known = exercise_names()
     try:
-        names = [n.strip() for value in args.exercise for n in value.split(",") if n.strip()]
-        args.exercise = list(dict.fromkeys(resolve_exercise(n, known) for n in names))
+        args.exercise = resolve_exercises(args.exercise, exercise_names())
     except ValueError as error:
         p.error(str(error))
     return pytest.main(pytest_args(args, rest))

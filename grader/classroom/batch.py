@@ -743,12 +743,10 @@ def run(args):
             f"(their results stay in {Path(args.out) / 'results'})",
             file=sys.stderr,
         )
-    if not args.dask and isolation_name() != "namespaces":
-        print(
-            f"warning: isolation {isolation_name()} on this machine: submissions could read every file "
-            "you can (solutions/, the hidden checks); grade where they are absent, or on Linux",
-            file=sys.stderr,
-        )
+    if not args.dask and isolation_name() == "basic":
+        from grader.sandbox.limits import BASIC_WARNING
+
+        print(BASIC_WARNING, file=sys.stderr)
     if not args.quiet:
         print(
             f"graded {summary['graded']}, already graded {summary['skipped']}, "

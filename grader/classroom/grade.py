@@ -55,7 +55,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from grader.__main__ import exercise_names, impl_problem, resolve_exercise
+    from grader.__main__ import exercise_names, impl_problem, resolve_exercises
     from grader.authoring.course_root import course_root
 
     if args.impl == DEFAULT_IMPL:
@@ -63,12 +63,10 @@ def run(args):
     problem = impl_problem(args.impl)
     if problem:
         raise GradeError(problem)
-    known = exercise_names()
     try:
-        names = [resolve_exercise(n.strip(), known) for v in args.exercise for n in v.split(",") if n.strip()]
+        names = resolve_exercises(args.exercise, exercise_names())
     except ValueError as error:
         raise GradeError(str(error)) from None
-    names = list(dict.fromkeys(names))
     if args.in_process is not None:
         from grader.__main__ import main as in_process
 

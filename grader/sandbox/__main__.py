@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..expected import RecordedDataError
 from .grading import grade_isolated, select_checks
+from .limits import BASIC_WARNING
 
 
 def main(argv=None):
@@ -36,12 +37,6 @@ def main(argv=None):
         return report_isolated(impl, checks, args.seed, args.results_json)
     except RecordedDataError as error:
         parser.exit(4, f"{parser.prog}: cannot grade: {error}\n")
-
-
-BASIC_WARNING = (
-    "warning: isolation basic (no user namespaces here): the code graded could read every file you can, "
-    "solutions/ and the hidden checks included; grade where they are absent, or on Linux"
-)
 
 
 def report_isolated(impl, checks=None, seed=None, results_json=None, progress=False):

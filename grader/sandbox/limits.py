@@ -71,6 +71,12 @@ def _set_affinity(cpus):
     return True
 
 
+BASIC_WARNING = (
+    "warning: isolation basic (no user namespaces here): the code graded could read every file you can, "
+    "solutions/ and the hidden checks included; grade where they are absent, or on Linux"
+)
+
+
 def available_isolation():
     """ "namespaces" if workers may enter Linux namespaces (as root, or in a user namespace), else "basic"."""
     return "namespaces" if spawner().namespaces else "basic"
