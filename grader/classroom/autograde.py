@@ -35,17 +35,10 @@ def add_arguments(parser):
     parser.add_argument("--force", action="store_true", help="autograde submissions nbgrader already graded")
 
 
-def submitted_students(root, assignment):
-    submitted = root / "submitted"
-    if not submitted.is_dir():
-        raise AutogradeError(f"{submitted} does not exist: collect the submissions first")
-    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
-
-
 def run(args):
     from grader.authoring.course import needs_nbgrader
     from grader.authoring.course_root import course_root
-    from grader.classroom.course_config import nbgrader_api
+    from grader.classroom.course_config import nbgrader_api, submitted_students
 
     needs_nbgrader()
     root = course_root()

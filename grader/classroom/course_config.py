@@ -73,3 +73,12 @@ def nbgrader_api(folder, db_url=None, cell_timeout=None):
     config = course_config(folder, db_url=db_url, **kwargs)
     kernel_path_env(folder)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def submitted_students(root, assignment):
+    """The students with a submitted/<student>/`assignment`/ folder in the course at `root`, sorted;
+    FileNotFoundError when the course has no submitted/ yet."""
+    submitted = Path(root) / "submitted"
+    if not submitted.is_dir():
+        raise FileNotFoundError(f"{submitted} does not exist: collect the submissions first")
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())

@@ -18,7 +18,7 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.classroom.course_config import COURSE_ID
+from grader.classroom.course_config import COURSE_ID, submitted_students
 from grader.classroom.notebooks import NotebookError
 from grader.progress import progress as show_progress
 
@@ -82,13 +82,12 @@ def regrade(course_root, assignment, db_url=None, progress=False):
 
     course_root = Path(course_root)
     submitted = course_root / "submitted"
-    if not submitted.is_dir():
-        raise FileNotFoundError(f"{submitted} does not exist: collect the submissions first")
+    students = submitted_students(course_root, assignment)
     db_url = db_url or f"sqlite:///{course_root.resolve() / 'gradebook.db'}"
     found = []
     notebooks = [
         (student_dir, path)
-        for student_dir in sorted(p for p in submitted.iterdir() if (p / assignment).is_dir())
+        for student_dir in (submitted / name for name in students)
         for path in sorted((student_dir / assignment).glob("*.ipynb"))
     ]
     with Gradebook(db_url, COURSE_ID) as gradebook:
